@@ -163,7 +163,7 @@ Result<void> CaptureRingWriter::Push(const CaptureDescriptor& desc, uint64_t tim
 
 Result<void> CaptureRingWriter::RequireEpoch() const {
   if (!in_epoch_) return MakeError(Errc::kState, "record outside an epoch");
-  if (slot_reserved_) return MakeError(Errc::kState, "a reserved page slot was not committed");
+  if (slots_reserved_ != 0) return MakeError(Errc::kState, "reserved page slots were not committed");
   return Ok();
 }
 
@@ -186,43 +186,39 @@ Result<void> CaptureRingWriter::BeginEpoch(uint64_t epoch, EpochTrigger trigger,
   return Ok();
 }
 
-Result<std::span<std::byte, kPageSize>> CaptureRingWriter::ReservePageSlot(uint64_t timeout_ns) {
+Result<void> CaptureRingWriter::ReservePageSlots(uint32_t count, uint64_t timeout_ns) {
   REPLINK_TRY(RequireEpoch());
-  REPLINK_TRY(WaitForSlots(1, timeout_ns));
-  slot_reserved_ = true;
-  return std::span<std::byte, kPageSize>(SlotAt(slots_allocated_), kPageSize);
+  REPLINK_TRY(WaitForSlots(count, timeout_ns));
+  slots_reserved_ = count;
+  return Ok();
 }
 
-bool CaptureRingWriter::IsZeroPage(std::span<const std::byte, kPageSize> page) {
-  const auto* words = reinterpret_cast<const uint64_t*>(page.data());
-  uint64_t acc = 0;
-  for (std::size_t i = 0; i < kPageSize / 8; i += 8) {
-    acc |= words[i] | words[i + 1] | words[i + 2] | words[i + 3] | words[i + 4] | words[i + 5] |
-           words[i + 6] | words[i + 7];
-    if (acc != 0) return false;
+Result<std::span<std::byte, kPageSize>> CaptureRingWriter::ReservePageSlot(uint64_t timeout_ns) {
+  REPLINK_TRY(ReservePageSlots(1, timeout_ns));
+  return std::span<std::byte, kPageSize>(ReservedSlot(0), kPageSize);
+}
+
+Result<void> CaptureRingWriter::CommitReservedPages(std::span<const uint64_t> gfns) {
+  if (gfns.size() > slots_reserved_)
+    return MakeError(Errc::kState, "committing {} pages with {} slots reserved", gfns.size(), slots_reserved_);
+  slots_reserved_ = 0;
+  for (uint64_t gfn : gfns) {
+    if (gfn >= header()->identity.guest_pages)
+      return MakeError(Errc::kInvalidArgument, "gfn {} beyond guest ({} pages)", gfn,
+                       header()->identity.guest_pages);
+    CaptureDescriptor d{};
+    d.type = static_cast<uint8_t>(RecordType::kPage);
+    d.length = kPageSize;
+    d.epoch = epoch_;
+    d.key = gfn;
+    d.slot = static_cast<uint32_t>(slots_allocated_ % slot_count_);
+    d.slot_span = 1;
+    checksum_.AddPage(gfn, {SlotAt(slots_allocated_), kPageSize});
+    ++slots_allocated_;
+    ++epoch_records_;
+    REPLINK_TRY(Push(d, 1'000'000'000));
   }
-  return true;
-}
-
-Result<void> CaptureRingWriter::CommitReservedPage(uint64_t gfn, bool detect_zero) {
-  if (!slot_reserved_) return MakeError(Errc::kState, "no reserved page slot");
-  slot_reserved_ = false;
-  if (gfn >= header()->identity.guest_pages)
-    return MakeError(Errc::kInvalidArgument, "gfn {} beyond guest ({} pages)", gfn,
-                     header()->identity.guest_pages);
-  std::span<const std::byte, kPageSize> page(SlotAt(slots_allocated_), kPageSize);
-  if (detect_zero && IsZeroPage(page)) return PushZeroPage(gfn, 1'000'000'000);
-  CaptureDescriptor d{};
-  d.type = static_cast<uint8_t>(RecordType::kPage);
-  d.length = kPageSize;
-  d.epoch = epoch_;
-  d.key = gfn;
-  d.slot = static_cast<uint32_t>(slots_allocated_ % slot_count_);
-  d.slot_span = 1;
-  checksum_.AddPage(gfn, page);
-  ++slots_allocated_;
-  ++epoch_records_;
-  return Push(d, 1'000'000'000);
+  return Ok();
 }
 
 Result<void> CaptureRingWriter::PushZeroPage(uint64_t gfn, uint64_t timeout_ns) {

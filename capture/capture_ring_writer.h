@@ -40,10 +40,15 @@ class CaptureRingWriter {
 
   // Records of one epoch: BeginEpoch, any number of pages/blobs/disk writes, EndEpoch.
   Result<void> BeginEpoch(uint64_t epoch, EpochTrigger trigger, uint64_t timestamp_ns);
-  // Reserves the next slot for a page; fill it, then CommitReservedPage. Waits up to timeout_ns.
+  // Reserves the next `count` slots for pages (waits up to timeout_ns); fill ReservedSlot(i), then
+  // CommitReservedPages. Zero pages are not detected here: the dataplane's codec chain does that.
+  Result<void> ReservePageSlots(uint32_t count, uint64_t timeout_ns);
+  std::byte* ReservedSlot(uint32_t i) const { return SlotAt(slots_allocated_ + i); }
+  // The first gfns.size() reserved slots become PAGE records, in order; the rest are given back.
+  Result<void> CommitReservedPages(std::span<const uint64_t> gfns);
+  // Single-page conveniences over the two calls above.
   Result<std::span<std::byte, kPageSize>> ReservePageSlot(uint64_t timeout_ns);
-  // Publishes the reserved slot as a PAGE, or as a ZERO_PAGE (slot given back) if it is all zero.
-  Result<void> CommitReservedPage(uint64_t gfn, bool detect_zero = true);
+  Result<void> CommitReservedPage(uint64_t gfn) { return CommitReservedPages({&gfn, 1}); }
   Result<void> PushZeroPage(uint64_t gfn, uint64_t timeout_ns);
   Result<void> PushBlob(RecordType type, uint16_t index, std::span<const std::byte> bytes,
                         uint64_t timeout_ns);
@@ -64,8 +69,6 @@ class CaptureRingWriter {
   bool in_epoch() const { return in_epoch_; }
   // After registration: eventfd to signal when the dataplane announced it sleeps (-1: none).
   void SetDataplaneEventfd(int fd) { dp_eventfd_ = fd; }
-
-  static bool IsZeroPage(std::span<const std::byte, kPageSize> page);
 
  private:
   explicit CaptureRingWriter(SharedRegion region);
@@ -94,7 +97,7 @@ class CaptureRingWriter {
   uint64_t sq_published_ = 0;
   uint64_t cq_head_ = 0;
   uint64_t slots_allocated_ = 0;
-  bool slot_reserved_ = false;
+  uint32_t slots_reserved_ = 0;
   // Epoch being written.
   bool in_epoch_ = false;
   uint64_t epoch_ = 0;

@@ -89,10 +89,13 @@ TEST(CaptureRing, RoundTripAllRecordTypesWithSlotWrap) {
     ASSERT_TRUE(pair.writer.BeginEpoch(epoch, EpochTrigger::kDiskWrite, 1000 + epoch).ok());
     std::vector<uint64_t> gfns;
     for (int i = 0; i < 5; ++i) {
+      if (i == 2) {
+        ASSERT_TRUE(pair.writer.PushZeroPage(epoch * 10 + i, 1'000'000).ok());
+        continue;
+      }
       auto slot = pair.writer.ReservePageSlot(1'000'000);
       ASSERT_TRUE(slot.ok());
-      bool zero = i == 2;
-      for (std::size_t b = 0; b < kPageSize; ++b) (*slot)[b] = zero ? std::byte{0} : std::byte(rng());
+      for (std::size_t b = 0; b < kPageSize; ++b) (*slot)[b] = std::byte(rng());
       ASSERT_TRUE(pair.writer.CommitReservedPage(epoch * 10 + i).ok());
     }
     std::vector<std::byte> vcpu(5000, std::byte{0x5a});
@@ -107,7 +110,7 @@ TEST(CaptureRing, RoundTripAllRecordTypesWithSlotWrap) {
     ASSERT_EQ(records.size(), 1u + 5 + 1 + 1 + 1);
     EXPECT_EQ(records.front().type, RecordType::kEpochBegin);
     EXPECT_EQ(records.front().trigger, EpochTrigger::kDiskWrite);
-    EXPECT_EQ(records[3].type, RecordType::kZeroPage);  // detected and given back its slot
+    EXPECT_EQ(records[3].type, RecordType::kZeroPage);
     EXPECT_EQ(records.back().type, RecordType::kEpochEnd);
     EXPECT_EQ(records.back().key, *checksum);
     EXPECT_EQ(ChecksumOf(pair.reader, records), *checksum);
@@ -223,6 +226,22 @@ TEST(CaptureRing, HostileDescriptorsFailTheStreamCleanly) {
     }
   }
   EXPECT_GT(failures, 300);
+}
+
+TEST(CaptureRing, BatchReservationGivesBackUnusedSlots) {
+  Pair pair = MakePair(SmallParams());
+  ASSERT_TRUE(pair.writer.BeginEpoch(1, EpochTrigger::kTimer, 0).ok());
+  ASSERT_TRUE(pair.writer.ReservePageSlots(8, 1'000'000).ok());
+  for (uint32_t i = 0; i < 8; ++i) std::memset(pair.writer.ReservedSlot(i), int(i), kPageSize);
+  uint64_t gfns[] = {100, 101, 102, 103, 104};  // three frames "failed to map": not committed
+  ASSERT_TRUE(pair.writer.CommitReservedPages(gfns).ok());
+  ASSERT_TRUE(pair.writer.EndEpoch(1'000'000).ok());
+  auto records = Drain(pair.reader);
+  ASSERT_FALSE(pair.reader.failed());
+  ASSERT_EQ(records.size(), 7u);
+  EXPECT_EQ(records.back().slot_span, 5u);
+  EXPECT_EQ(pair.reader.Slot(records[5].slot_cursor)[0], std::byte{4});
+  EXPECT_EQ(pair.writer.free_slots(), 64u - 5u);
 }
 
 TEST(CaptureRing, RunawayTailIsRejected) {
