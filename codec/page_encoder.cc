@@ -1,0 +1,63 @@
+#include "codec/page_encoder.h"
+
+#include <utility>
+
+namespace replink::codec {
+
+PageEncoder::PageEncoder(DeltaCache cache) : cache_(std::move(cache)) {}
+
+const CodecCounters& PageEncoder::counters(CodecId codec) const {
+  // CodecPlan admits only valid ids, so an invalid one can only come from a cast; map it to raw.
+  const auto i = static_cast<std::size_t>(codec);
+  return counters_[i < counters_.size() ? i : static_cast<std::size_t>(CodecId::kRaw)];
+}
+
+Result<EncodedPage> PageEncoder::Encode(uint64_t gfn, ConstPageSpan page, uint64_t epoch,
+                                        const CodecPlan& plan, std::span<std::byte> out) {
+  if (out.size() < kPageSize)
+    return MakeError(Errc::kInvalidArgument, "encode gfn {:#x}: out holds {} bytes, need {}", gfn,
+                     out.size(), kPageSize);
+
+  EncodedPage encoded{CodecId::kRaw, 0, 0};
+  bool done = false;
+  for (CodecId id : plan.codecs()) {
+    if (id == CodecId::kRaw) break;  // raw is the fallback below
+    const CodecOps* ops = FindCodec(id);
+    if (ops == nullptr) continue;  // unreachable: CodecPlan holds valid ids only
+    const std::byte* base = nullptr;
+    uint64_t base_version = 0;
+    if (ops->needs_base) {
+      auto entry = cache_.Lookup(gfn);
+      if (!entry) continue;
+      base = entry->page;
+      base_version = entry->version;
+    }
+    auto length = ops->encode(page, base, out, workspace_);
+    if (length.ok()) {
+      encoded = EncodedPage{id, *length, base_version};
+      done = true;
+      break;
+    }
+    if (length.error().code != Errc::kNoGain)
+      return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));
+    ++counters_[static_cast<std::size_t>(id)].no_gain;
+  }
+  if (!done) {
+    auto length = FindCodec(CodecId::kRaw)->encode(page, nullptr, out, workspace_);
+    if (!length.ok())
+      return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));
+    encoded = EncodedPage{CodecId::kRaw, *length, 0};
+  }
+
+  // Only after encoding: a delta reads its base from the slot this overwrites.
+  auto stored = cache_.Store(gfn, page, epoch);
+  if (!stored.ok()) return std::move(stored).error();
+
+  CodecCounters& c = counters_[static_cast<std::size_t>(encoded.codec)];
+  ++c.pages;
+  c.bytes_in += kPageSize;
+  c.bytes_out += encoded.length;
+  return encoded;
+}
+
+}  // namespace replink::codec
