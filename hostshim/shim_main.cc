@@ -1,0 +1,142 @@
+// replink-shim: protects one VM. Creates its capture region, registers with the local dataplane and
+// runs the capture loop over the chosen backend.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "hostshim/capture_loop.h"
+#include "hostshim/shim_registration.h"
+#include "hostshim/synthetic/synthetic_backend.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+struct ShimOptions {
+  std::string backend = "synthetic";
+  std::string socket_path = "/run/replink/shim.sock";
+  uint64_t vm_id = 1;
+  std::string vm_name = "vm1";
+  uint64_t guest_mib = 128;
+  uint32_t vcpus = 1;
+  uint64_t epochs = 0;
+  std::string mode = "pipelined";
+  uint32_t slots = 16384;
+  uint32_t inflight = 64;
+  bool share_memory = false;
+  uint32_t stats_interval_ms = 1000;
+  std::string locality = "hotset";
+  std::string content = "mixed";
+  uint64_t dirty_pages = 64;
+  double rate = 0;
+  uint64_t seed = 1;
+};
+
+int Fail(const replink::Error& e) {
+  fmt::print(stderr, "replink-shim: {}\n", e.Describe());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace replink;
+  ShimOptions o;
+  CLI::App app{"replink-shim: capture a protected VM's epochs into a capture ring"};
+  app.add_option("--backend", o.backend, "Guest backend")->check(CLI::IsMember({"synthetic"}));
+  app.add_option("--socket", o.socket_path, "Dataplane registration socket");
+  app.add_option("--vm-id", o.vm_id, "Protected VM id (unique per appliance pair)")->check(CLI::Range(1ull, 1ull << 32));
+  app.add_option("--vm-name", o.vm_name, "Protected VM name");
+  app.add_option("--guest-mib", o.guest_mib, "Synthetic guest memory in MiB")->check(CLI::Range(1ull, 65536ull));
+  app.add_option("--vcpus", o.vcpus, "Synthetic guest vCPUs")->check(CLI::Range(1u, 64u));
+  app.add_option("--epochs", o.epochs, "Stop after this many committed epochs (0 = run until signalled)");
+  app.add_option("--mode", o.mode, "strict: guest stopped until commit; pipelined: only the I/O waits")
+      ->check(CLI::IsMember({"strict", "pipelined"}));
+  app.add_option("--slots", o.slots, "Capture arena size in 4 KiB slots")->check(CLI::Range(64u, 1u << 22));
+  app.add_option("--inflight", o.inflight, "Pipelined: max epochs captured but not committed")
+      ->check(CLI::Range(1u, 512u));
+  app.add_flag("--share-guest-memory", o.share_memory, "Offer guest memory read-only to a verifying consumer");
+  app.add_option("--stats-interval-ms", o.stats_interval_ms, "Progress line interval (0 = none)");
+  app.add_option("--locality", o.locality, "random | sequential | hotset");
+  app.add_option("--content", o.content, "incompressible | sparse | zero | text | mixed");
+  app.add_option("--dirty-pages", o.dirty_pages, "Pages dirtied per epoch")->check(CLI::Range(0ull, 1ull << 24));
+  app.add_option("--rate", o.rate, "I/O events per second (0 = as fast as commits allow)")->check(CLI::Range(0.0, 1e6));
+  app.add_option("--seed", o.seed, "Workload seed");
+  CLI11_PARSE(app, argc, argv);
+
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+
+  SyntheticGuestSpec spec;
+  spec.name = o.vm_name;
+  spec.guest_pages = o.guest_mib * 256;
+  spec.vcpu_count = o.vcpus;
+  auto locality = ParseLocality(o.locality);
+  if (!locality.ok()) return Fail(locality.error());
+  auto content = ParseContentModel(o.content);
+  if (!content.ok()) return Fail(content.error());
+  spec.workload.locality = *locality;
+  spec.workload.content = *content;
+  spec.workload.dirty_pages_per_epoch = o.dirty_pages;
+  spec.workload.epoch_rate = o.rate;
+  spec.workload.seed = o.seed;
+  auto backend = SyntheticBackend::Create(spec);
+  if (!backend.ok()) return Fail(backend.error());
+  GuestInfo info = backend->Describe();
+
+  CaptureRingParams params;
+  params.vm_id = o.vm_id;
+  params.vm_name = o.vm_name;
+  params.guest_pages = info.guest_pages;
+  params.vcpu_count = info.vcpu_count;
+  params.disk_count = info.disk_count;
+  params.disk_sectors = info.disk_sectors;
+  params.slot_count = o.slots;
+  auto ring = CaptureRingWriter::Create(params);
+  if (!ring.ok()) return Fail(ring.error());
+  auto conn = ConnectToDataplane(o.socket_path, *ring, o.share_memory ? backend->memory().fd() : -1, 10000);
+  if (!conn.ok()) return Fail(conn.error());
+  fmt::print("replink-shim: vm {} '{}' registered ({} MiB guest, {} capture slots, {} backing, mode {})\n",
+             o.vm_id, o.vm_name, o.guest_mib, o.slots,
+             ring->region().backing() == SharedRegion::Backing::kHugetlb ? "hugetlb" : "4k-page", o.mode);
+  std::fflush(stdout);
+
+  CaptureLoopOptions lo;
+  lo.mode = o.mode == "strict" ? SyncMode::kStrict : SyncMode::kPipelined;
+  lo.max_inflight_epochs = o.inflight;
+  CaptureLoop loop(*backend, *ring, lo);
+  auto start = std::chrono::steady_clock::now();
+  auto last_print = start;
+  uint64_t last_epochs = 0, last_pages = 0;
+  loop.on_epoch = [&](const CaptureStats& s) {
+    if (o.stats_interval_ms == 0) return;
+    auto now = std::chrono::steady_clock::now();
+    double dt = std::chrono::duration<double>(now - last_print).count();
+    if (dt * 1000 < o.stats_interval_ms) return;
+    fmt::print("replink-shim: {:>8.0f} epochs/s {:>10.0f} pages/s  committed {}  mean pause {:.1f} us\n",
+               double(s.epochs - last_epochs) / dt, double(s.pages - last_pages) / dt, s.committed,
+               s.epochs ? double(s.pause_ns_total) / double(s.epochs) / 1000.0 : 0.0);
+    std::fflush(stdout);
+    last_print = now;
+    last_epochs = s.epochs;
+    last_pages = s.pages;
+  };
+  auto result = loop.Run(o.epochs, [] { return g_stop.load(); });
+  const CaptureStats& s = loop.stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("replink-shim: done: {} epochs ({} committed, {} failed), {} pages, {} disk bytes in {:.2f} s; "
+             "pause mean {:.1f} us max {:.1f} us; {} I/Os released\n",
+             s.epochs, s.committed, s.failed, s.pages, s.disk_write_bytes, secs,
+             s.epochs ? double(s.pause_ns_total) / double(s.epochs) / 1000.0 : 0.0, double(s.pause_ns_max) / 1000.0,
+             backend->released_ios());
+  if (!result.ok()) return Fail(result.error());
+  return s.failed == 0 ? 0 : 2;
+}
