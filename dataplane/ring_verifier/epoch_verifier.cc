@@ -110,6 +110,7 @@ Result<void> EpochVerifier::Commit(const CaptureRecord& end) {
     }
   }
   ++stats_.epochs_committed;
+  if (on_commit) on_commit(end.epoch);
   // A full completion ring means the shim is behind on draining it: wait for it (bounded), never drop
   // a completion.
   for (int attempt = 0;; ++attempt) {

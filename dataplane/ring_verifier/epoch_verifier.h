@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -40,6 +41,8 @@ class EpochVerifier {
   Result<void> Poll();
   const VerifierStats& stats() const { return stats_; }
   const codec::PageEncoder& encoder() const { return encoder_; }
+  // Called with each epoch after it is applied to the replica and before its completion is posted.
+  std::function<void(uint64_t epoch)> on_commit;
   // Full comparison of the replica with the guest's memory (at a quiescent point).
   uint64_t CountReplicaMismatches(const std::byte* guest_memory) const;
 
