@@ -16,12 +16,10 @@ using DiffMask = std::array<uint64_t, kMaskWords>;  // bit i set: byte i differs
 constexpr uint32_t kVarintLimit = (1u << 14) - 1;   // largest value two varint bytes can hold
 static_assert(kPageSize <= kVarintLimit, "runs must fit in kMaxVarintBytes");
 
-// Fills `mask` and returns whether any byte differs. Four 16-byte compares per 64-byte block; the
-// common all-equal block costs one combined test.
-bool BuildDiffMask(const std::byte* page, const std::byte* base, DiffMask& mask) {
+// Four 16-byte compares per 64-byte block; the common all-equal block costs one combined test.
+void BuildDiffMask(const std::byte* page, const std::byte* base, DiffMask& mask) {
   const auto* p = reinterpret_cast<const __m128i*>(page);
   const auto* b = reinterpret_cast<const __m128i*>(base);
-  uint64_t any = 0;
   for (std::size_t w = 0; w < kMaskWords; ++w, p += 4, b += 4) {
     const __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(p), _mm_loadu_si128(b));
     const __m128i e1 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 1), _mm_loadu_si128(b + 1));
@@ -37,9 +35,7 @@ bool BuildDiffMask(const std::byte* page, const std::byte* base, DiffMask& mask)
                            static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e2))) << 32 |
                            static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e3))) << 48;
     mask[w] = ~equal;
-    any |= mask[w];
   }
-  return any != 0;
 }
 
 // First differing byte at or after `from`, or kPageSize.
@@ -126,11 +122,21 @@ struct Reader {
 Result<void> Validate(std::span<const std::byte> payload) {
   Reader in{payload.data(), payload.size()};
   std::size_t pos = 0;
-  while (!in.done()) {
+  for (;;) {
     const std::size_t token_at = in.at;
     uint32_t zero_run = 0;
+    if (!in.Varint(zero_run))
+      return MakeError(Errc::kCorrupt, "xor-delta payload: truncated or overlong varint at byte {}",
+                       token_at);
+    if (in.done()) {  // that was the tail run
+      if (pos + zero_run != kPageSize)
+        return MakeError(Errc::kCorrupt,
+                         "xor-delta payload covers {} bytes, expected {} (truncated or overlong)",
+                         pos + zero_run, kPageSize);
+      return Ok();
+    }
     uint32_t literal_len = 0;
-    if (!in.Varint(zero_run) || !in.Varint(literal_len))
+    if (!in.Varint(literal_len))
       return MakeError(Errc::kCorrupt,
                        "xor-delta payload: truncated or overlong varint in token at byte {}",
                        token_at);
@@ -148,7 +154,6 @@ Result<void> Validate(std::span<const std::byte> payload) {
     in.at += literal_len;
     pos += zero_run + literal_len;
   }
-  return Ok();
 }
 
 }  // namespace
@@ -157,12 +162,13 @@ Result<uint32_t> XorDeltaCodec::Encode(ConstPageSpan page, const std::byte* base
                                        std::span<std::byte> out, CodecWorkspace& /*workspace*/) {
   if (base == nullptr) return MakeError(Errc::kInvalidArgument, "xor-delta: no base page");
   DiffMask mask;
-  if (!BuildDiffMask(page.data(), base, mask)) return 0u;  // unchanged: empty payload
+  BuildDiffMask(page.data(), base, mask);
 
   const std::size_t limit = std::min(out.size(), kPageSize - 1);
   std::byte* const begin = out.data();
   std::byte* op = begin;
   std::size_t pos = 0;  // bytes of the page accounted for so far
+  auto room = [&] { return limit - static_cast<std::size_t>(op - begin); };
   for (;;) {
     const std::size_t diff = NextDiff(mask, pos);
     if (diff == kPageSize) break;
@@ -170,13 +176,16 @@ Result<uint32_t> XorDeltaCodec::Encode(ConstPageSpan page, const std::byte* base
     const auto zero_run = static_cast<uint32_t>(diff - pos);
     const auto literal_len = static_cast<uint32_t>(end - diff);
     const std::size_t need = VarintSize(zero_run) + VarintSize(literal_len) + literal_len;
-    if (need > limit - static_cast<std::size_t>(op - begin)) return NoGain("xor-delta");
+    if (need > room()) return NoGain("xor-delta");
     op = PutVarint(op, zero_run);
     op = PutVarint(op, literal_len);
     XorBytes(op, page.data() + diff, base + diff, literal_len);
     op += literal_len;
     pos = end;
   }
+  const auto tail_run = static_cast<uint32_t>(kPageSize - pos);
+  if (VarintSize(tail_run) > room()) return NoGain("xor-delta");
+  op = PutVarint(op, tail_run);
   return static_cast<uint32_t>(op - begin);
 }
 
@@ -199,10 +208,11 @@ Result<void> XorDeltaCodec::Decode(std::span<const std::byte> payload, const std
   if (base != out.data()) std::memcpy(out.data(), base, kPageSize);
   Reader in{payload.data(), payload.size()};
   std::size_t pos = 0;
-  while (!in.done()) {
+  for (;;) {
     uint32_t zero_run = 0;
     uint32_t literal_len = 0;
-    in.Varint(zero_run);     // cannot fail: validated above
+    in.Varint(zero_run);  // cannot fail: validated above
+    if (in.done()) break;  // the tail run
     in.Varint(literal_len);
     pos += zero_run;
     XorBytes(out.data() + pos, out.data() + pos, in.data + in.at, literal_len);

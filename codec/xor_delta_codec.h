@@ -5,13 +5,15 @@
 // Payload grammar (all integers are varints: little-endian base-128, 1 or 2 bytes, minimal, so at
 // most 16383; a second byte of 0 or a third byte is rejected):
 //
-//   payload := { zero_run literal_len literal_byte{literal_len} }*
+//   payload := { zero_run literal_len literal_byte{literal_len} }* tail_run
 //
 //   zero_run     bytes equal to the base, skipped (>= 0)
 //   literal_len  bytes that follow, each page[i] XOR base[i] (>= 1)
-//   (bytes after the last literal equal the base; an empty payload means "unchanged")
+//   tail_run     bytes equal to the base up to the end of the page (>= 0)
 //
-// Every run must stay inside the page. The encoder ends a literal only before at least
+// The runs must add up to exactly kPageSize: no run leaves the page, and the explicit tail makes
+// every strict prefix of a valid payload invalid (a truncation cannot pass for a smaller delta). An
+// unchanged page is the two bytes of tail_run = 4096. The encoder ends a literal only before at least
 // kMinZeroRunToSplit unchanged bytes: a shorter gap costs less inside the literal than a new token
 // header (two varints). Encoding scans 64 bytes per step with SSE2 into a 4096-bit difference mask,
 // then walks that mask a word at a time, so a sparse delta costs about one pass over both pages.
