@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's test command: prepares the machine, builds replink twice (warnings as errors; and with
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test suite in both builds.
+# Tests that need /dev/kvm, hugepages or network namespaces skip with a message when unavailable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/bootstrap.sh
+
+jobs=${REPLINK_BUILD_JOBS:-$(nproc)}
+setup() {  # setup DIR [meson options...]
+  local dir=$1; shift
+  if [[ -f "$dir/build.ninja" ]]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+echo "== build (werror) =="
+setup "$root/build-test" -Dwerror=true -Dbuildtype=debugoptimized
+ninja -C "$root/build-test" -j "$jobs"
+echo "== build (ASan + UBSan) =="
+setup "$root/build-asan" -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C "$root/build-asan" -j "$jobs"
+
+status=0
+echo "== tests =="
+meson test -C "$root/build-test" --print-errorlogs --num-processes 2 || status=1
+echo "== tests under ASan + UBSan =="
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+REPLINK_SANITIZED=1 \
+  meson test -C "$root/build-asan" --print-errorlogs --num-processes 2 --no-suite slow || status=1
+exit $status
