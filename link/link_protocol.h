@@ -61,9 +61,6 @@ enum FrameFlags : uint16_t {
   kFlagEncrypted = 1u << 4,    // reserved for link encryption; rejected by version 1
 };
 
-// Stream id in a RESET that means "every stream of this link".
-inline constexpr uint32_t kAllStreams = 0xFFFFFFFFu;
-
 // Room reserved for link encryption (AES-GCM style AEAD). Zero in version 1; see docs/PROTOCOL.md.
 inline constexpr std::size_t kNonceSize = 12;
 inline constexpr std::size_t kAuthTagSize = 16;
