@@ -37,7 +37,7 @@ bool CodecPlan::Add(CodecId codec) {
 }
 
 bool operator==(const CodecPlan& a, const CodecPlan& b) {
-  return std::ranges::equal(a.codecs(), b.codecs());
+  return a.good_enough_ == b.good_enough_ && std::ranges::equal(a.codecs(), b.codecs());
 }
 
 CodecPlan PlanForSetting(CodecSetting setting, bool page_cached) {

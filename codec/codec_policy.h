@@ -36,8 +36,14 @@ struct CodecContext {
 };
 
 // An ordered list of codecs to try, without duplicates; at most one entry per codec.
+//
+// The encoder sends the first payload of at most good_enough() bytes. A larger one is kept while the
+// rest of the plan is tried, and the smallest payload wins: a delta that barely beats raw (a page
+// rewritten with new content) then loses to LZ4, while a small delta never pays for an LZ4 attempt.
 class CodecPlan {
  public:
+  static constexpr uint32_t kDefaultGoodEnough = kPageSize / 4;
+
   CodecPlan() = default;
   CodecPlan(std::initializer_list<CodecId> codecs);
 
@@ -46,11 +52,16 @@ class CodecPlan {
   std::span<const CodecId> codecs() const { return {codecs_.data(), size_}; }
   bool empty() const { return size_ == 0; }
 
+  uint32_t good_enough() const { return good_enough_; }
+  // kPageSize or more: take the first payload that fits (plain "first success" order).
+  void set_good_enough(uint32_t bytes) { good_enough_ = bytes; }
+
   friend bool operator==(const CodecPlan& a, const CodecPlan& b);
 
  private:
   std::array<CodecId, kCodecCount> codecs_{};
   uint8_t size_ = 0;
+  uint32_t good_enough_ = kDefaultGoodEnough;
 };
 
 class CodecPolicy {

@@ -13,12 +13,11 @@ Result<uint32_t> Lz4Codec::Encode(ConstPageSpan page, const std::byte* /*base*/,
   const auto* src = reinterpret_cast<const char*>(page.data());
   auto* dst = reinterpret_cast<char*>(out.data());
   int written = 0;
-  if (auto* stream = static_cast<LZ4_stream_t*>(workspace.lz4_state()); stream != nullptr) {
-    LZ4_resetStream_fast(stream);  // starts a new chain: the block references nothing before it
-    written = LZ4_compress_fast_continue(stream, src, dst, static_cast<int>(kPageSize), capacity,
+  if (void* state = workspace.lz4_state(); state != nullptr) {
+    written = LZ4_compress_fast_extState(state, src, dst, static_cast<int>(kPageSize), capacity,
                                          /*acceleration=*/1);
   } else {
-    // A workspace without state (allocation failed, or moved from): slower, same format.
+    // A workspace without state (allocation failed, or moved from): state on the stack instead.
     written = LZ4_compress_default(src, dst, static_cast<int>(kPageSize), capacity);
   }
   if (written <= 0) return NoGain("lz4");

@@ -1,5 +1,7 @@
 #include "codec/page_encoder.h"
 
+#include <cstring>
+#include <optional>
 #include <utility>
 
 namespace replink::codec {
@@ -18,8 +20,10 @@ Result<EncodedPage> PageEncoder::Encode(uint64_t gfn, ConstPageSpan page, uint64
     return MakeError(Errc::kInvalidArgument, "encode gfn {:#x}: out holds {} bytes, need {}", gfn,
                      out.size(), kPageSize);
 
-  EncodedPage encoded{CodecId::kRaw, 0, 0};
-  bool done = false;
+  // The best payload so far lives either in `out` or in spare_; each attempt writes into the other.
+  std::optional<EncodedPage> best;
+  bool best_in_spare = false;
+  const std::span<std::byte> spare(spare_.get(), kPageSize);
   for (CodecId id : plan.codecs()) {
     if (id == CodecId::kRaw) break;  // raw is the fallback below
     const CodecOps* ops = FindCodec(id);
@@ -32,17 +36,28 @@ Result<EncodedPage> PageEncoder::Encode(uint64_t gfn, ConstPageSpan page, uint64
       base = entry->page;
       base_version = entry->version;
     }
-    auto length = ops->encode(page, base, out, workspace_);
-    if (length.ok()) {
-      encoded = EncodedPage{id, *length, base_version};
-      done = true;
-      break;
+    const bool into_spare = best && !best_in_spare;
+    auto length = ops->encode(page, base, into_spare ? spare : out.first(kPageSize), workspace_);
+    if (!length.ok()) {
+      if (length.error().code != Errc::kNoGain)
+        return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));
+      ++counters_[static_cast<std::size_t>(id)].no_gain;
+      continue;
     }
-    if (length.error().code != Errc::kNoGain)
-      return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));
-    ++counters_[static_cast<std::size_t>(id)].no_gain;
+    if (best && *length >= best->length) {
+      ++counters_[static_cast<std::size_t>(id)].outdone;
+      continue;
+    }
+    if (best) ++counters_[static_cast<std::size_t>(best->codec)].outdone;
+    best = EncodedPage{id, *length, base_version};
+    best_in_spare = into_spare;
+    if (best->length <= plan.good_enough()) break;
   }
-  if (!done) {
+  EncodedPage encoded;
+  if (best) {
+    encoded = *best;
+    if (best_in_spare) std::memcpy(out.data(), spare.data(), encoded.length);
+  } else {
     auto length = FindCodec(CodecId::kRaw)->encode(page, nullptr, out, workspace_);
     if (!length.ok())
       return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));

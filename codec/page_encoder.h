@@ -1,7 +1,8 @@
 // PageEncoder: the sender's side of the page codecs.
 //
-// For each page it tries the codecs of a plan (from a CodecPolicy) in order, falls back to raw, and
-// records the page in its DeltaCache as the peer's copy at version = epoch, so that the next delta of
+// For each page it tries the codecs of a plan (from a CodecPolicy) in order, stopping at the first
+// payload of at most plan.good_enough() bytes and otherwise sending the smallest (raw if none fits),
+// and records the page in its DeltaCache as the peer's copy at version = epoch, so the next delta of
 // that page is against exactly what the peer will hold. Hence a contract with the caller: every page
 // this encoder returns reaches the peer in order, or the link is reset and ResetPeerState() called.
 //
@@ -10,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "codec/codec_policy.h"
@@ -23,6 +25,7 @@ struct CodecCounters {
   uint64_t bytes_in = 0;   // page bytes those pages hold (pages * kPageSize)
   uint64_t bytes_out = 0;  // payload bytes produced for them
   uint64_t no_gain = 0;    // attempts that could not beat raw, so the plan moved on
+  uint64_t outdone = 0;    // attempts that fitted but another codec of the plan made less
 };
 
 class PageEncoder {
@@ -49,6 +52,8 @@ class PageEncoder {
  private:
   DeltaCache cache_;
   CodecWorkspace workspace_;
+  // Holds one candidate payload while the next codec writes into the caller's buffer, or back.
+  std::unique_ptr<std::byte[]> spare_{new std::byte[kPageSize]};
   std::array<CodecCounters, kCodecCount> counters_{};
 };
 

@@ -135,16 +135,73 @@ TEST(PageEncoder, FollowsThePlanOrder) {
   const Page text = testing::TextPage(rng);
   EncodeOrDie(encoder, 1, text, 1, CodecPlan{kRaw});
   const Page edited = testing::SparseChange(text, rng, 2, 4);
-  Sent lz4_first = EncodeOrDie(encoder, 1, edited, 2, CodecPlan{kLz4, kXorDelta});
+  // First fit (everything is good enough): the plan order alone decides.
+  CodecPlan lz4_then_delta{kLz4, kXorDelta};
+  lz4_then_delta.set_good_enough(kPageSize);
+  CodecPlan delta_then_lz4{kXorDelta, kLz4};
+  delta_then_lz4.set_good_enough(kPageSize);
+  Sent lz4_first = EncodeOrDie(encoder, 1, edited, 2, lz4_then_delta);
   EXPECT_EQ(lz4_first.encoded.codec, kLz4);
-  Sent delta_first = EncodeOrDie(encoder, 1, testing::SparseChange(edited, rng, 2, 4), 3,
-                                 CodecPlan{kXorDelta, kLz4});
+  Sent delta_first =
+      EncodeOrDie(encoder, 1, testing::SparseChange(edited, rng, 2, 4), 3, delta_then_lz4);
   EXPECT_EQ(delta_first.encoded.codec, kXorDelta);
   EXPECT_EQ(delta_first.encoded.base_version, 2u);  // against what epoch 2 sent
   EXPECT_LT(delta_first.encoded.length, 32u);
   // "none": raw even for a zero page.
   EXPECT_EQ(EncodeOrDie(encoder, 2, testing::ZeroPage(), 3, CodecPlan{kRaw}).encoded.codec, kRaw);
   EXPECT_EQ(EncodeOrDie(encoder, 2, testing::ZeroPage(), 4, CodecPlan{kZero}).encoded.codec, kZero);
+}
+
+// A delta that barely beats raw (the page was rewritten) loses to LZ4; a first payload within
+// good_enough is sent without trying the rest of the plan.
+TEST(PageEncoder, SendsTheSmallestUnlessTheFirstIsGoodEnough) {
+  Rng rng(6);
+  PageEncoder encoder = MakeEncoder(8);
+  Receiver receiver;
+  const Page text_v1 = testing::TextPage(rng);
+  const Page text_v2 = testing::TextPage(rng);  // same kind of content, rewritten
+  Sent s1 = EncodeOrDie(encoder, 1, text_v1, 1, CodecPlan{kRaw});
+  ASSERT_TRUE(receiver.Apply(1, 1, s1.encoded, s1.payload).ok());
+
+  Sent s2 = EncodeOrDie(encoder, 1, text_v2, 2, CodecPlan{kXorDelta, kLz4});
+  EXPECT_EQ(s2.encoded.codec, kLz4);  // written to the spare buffer, then copied out
+  ASSERT_TRUE(receiver.Apply(1, 2, s2.encoded, s2.payload).ok());
+  EXPECT_EQ(receiver.copies[1].page, text_v2);
+  EXPECT_EQ(encoder.counters(kXorDelta).outdone + encoder.counters(kXorDelta).no_gain, 1u);
+
+  // The other order: LZ4 (about half a page) is not good enough, the delta of a few hundred
+  // changed bytes is smaller and wins from the spare buffer.
+  const Page text_v3 = testing::SparseChange(text_v2, rng, 40, 8);
+  Sent s3 = EncodeOrDie(encoder, 1, text_v3, 3, CodecPlan{kLz4, kXorDelta});
+  EXPECT_EQ(s3.encoded.codec, kXorDelta);
+  EXPECT_EQ(s3.encoded.base_version, 2u);
+  EXPECT_EQ(encoder.counters(kLz4).outdone, 1u);
+  ASSERT_TRUE(receiver.Apply(1, 3, s3.encoded, s3.payload).ok());
+  EXPECT_EQ(receiver.copies[1].page, text_v3);
+
+  // Three compressors: the best moves between the buffers more than once.
+  const Page text_v4 = testing::SparseChange(text_v3, rng, 3, 4);
+  CodecPlan all{kLz4, kZero, kXorDelta};
+  Sent s4 = EncodeOrDie(encoder, 1, text_v4, 4, all);
+  EXPECT_EQ(s4.encoded.codec, kXorDelta);
+  ASSERT_TRUE(receiver.Apply(1, 4, s4.encoded, s4.payload).ok());
+  EXPECT_EQ(receiver.copies[1].page, text_v4);
+
+  // First fit: a plan that accepts anything sends the nearly raw delta.
+  CodecPlan first_fit{kXorDelta, kLz4};
+  first_fit.set_good_enough(kPageSize);
+  auto delta_fits = [&](const Page& page, const Page& base) {
+    CodecWorkspace ws;
+    std::vector<std::byte> out(kPageSize);
+    return FindCodec(kXorDelta)->encode(page.span(), base.data(), out, ws).ok();
+  };
+  Page text_v5 = testing::TextPage(rng);
+  while (!delta_fits(text_v5, text_v4)) text_v5 = testing::TextPage(rng);
+  Sent s5 = EncodeOrDie(encoder, 1, text_v5, 5, first_fit);
+  EXPECT_EQ(s5.encoded.codec, kXorDelta);
+  EXPECT_GT(s5.encoded.length, kPageSize / 2);
+  ASSERT_TRUE(receiver.Apply(1, 5, s5.encoded, s5.payload).ok());
+  EXPECT_EQ(receiver.copies[1].page, text_v5);
 }
 
 TEST(PageEncoder, CountsBytes) {

@@ -6,11 +6,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <span>
 #include <string_view>
 
 #include "codec/page_codec.h"
+
+namespace replink::codec {
+// Lets GoogleTest print codec ids by name.
+inline void PrintTo(CodecId id, std::ostream* os) {
+  *os << CodecName(id) << " (" << static_cast<unsigned>(id) << ")";
+}
+}  // namespace replink::codec
 
 namespace replink::codec::testing {
 
