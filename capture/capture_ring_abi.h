@@ -114,10 +114,20 @@ struct RegionHeader {
 };
 static_assert(sizeof(RegionHeader) == kHeaderBytes);
 
+// EPOCH_BEGIN index bits.
+enum BeginFlags : uint16_t {
+  // This epoch carries everything that changed since the last epoch the dataplane completed as
+  // committed (pages and disk sectors of every uncommitted epoch), not only the changes since the
+  // previous epoch. The first epoch of a region (a full copy) and the first after a failed epoch are
+  // catch-up epochs. The dataplane resynchronises the peer at a catch-up epoch.
+  kBeginCatchUp = 1u << 0,
+};
+inline constexpr uint16_t kKnownBeginFlags = kBeginCatchUp;
+
 // Submission descriptors. One per record; content lives in slots.
 //
 //  type          flags     index            length            epoch  key             slot   slot_span
-//  EPOCH_BEGIN   trigger   0                0                 n      capture time ns 0      0
+//  EPOCH_BEGIN   trigger   begin flags      0                 n      capture time ns 0      0
 //  PAGE          0         0                4096              n      gfn             s      1
 //  ZERO_PAGE     0         0                0                 n      gfn             0      0
 //  VCPU_STATE    0         vcpu index       blob bytes        n      0               s      ceil(len/4K)

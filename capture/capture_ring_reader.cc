@@ -13,7 +13,7 @@ using namespace capture_abi;
 
 // Bounds on blob and disk-write records (one record never needs more; bigger ones are rejected).
 constexpr uint32_t kMaxBlobBytes = 1u << 20;
-constexpr uint32_t kMaxDiskWriteBytes = 4u << 20;
+constexpr uint32_t kMaxDiskWriteBytes = 1u << 20;  // the link protocol's bound too
 constexpr uint32_t kMaxDeviceIndex = 255;
 
 std::atomic_ref<uint64_t> Index(IndexLine& line) { return std::atomic_ref<uint64_t>(line.value); }
@@ -94,9 +94,10 @@ Result<CaptureRecord> CaptureRingReader::Validate(const CaptureDescriptor& d) {
     if (d.epoch != expected_epoch_)
       return MakeError(Errc::kCorrupt, "EPOCH_BEGIN {} out of sequence (expected {})", d.epoch, expected_epoch_);
     if (!IsValidEpochTrigger(d.flags)) return MakeError(Errc::kCorrupt, "bad epoch trigger {}", d.flags);
-    if (d.index != 0 || d.length != 0 || d.slot != 0 || d.slot_span != 0)
-      return MakeError(Errc::kCorrupt, "EPOCH_BEGIN with non-zero fields");
+    if ((d.index & ~kKnownBeginFlags) != 0 || d.length != 0 || d.slot != 0 || d.slot_span != 0)
+      return MakeError(Errc::kCorrupt, "EPOCH_BEGIN with unknown flags or non-zero fields");
     r.trigger = static_cast<EpochTrigger>(d.flags);
+    r.catch_up = (d.index & kBeginCatchUp) != 0;
     in_epoch_ = true;
     epoch_records_ = 0;
     epoch_first_slot_ = slot_cursor_;

@@ -20,6 +20,7 @@ namespace replink {
 struct CaptureRecord {
   RecordType type = RecordType::kEpochBegin;
   EpochTrigger trigger = EpochTrigger::kExplicit;  // EPOCH_BEGIN only
+  bool catch_up = false;                           // EPOCH_BEGIN only: capture_abi::kBeginCatchUp
   uint16_t index = 0;         // vCPU / device / disk
   uint32_t length = 0;        // content bytes; EPOCH_END: record count
   uint64_t epoch = 0;

@@ -167,7 +167,8 @@ Result<void> CaptureRingWriter::RequireEpoch() const {
   return Ok();
 }
 
-Result<void> CaptureRingWriter::BeginEpoch(uint64_t epoch, EpochTrigger trigger, uint64_t timestamp_ns) {
+Result<void> CaptureRingWriter::BeginEpoch(uint64_t epoch, EpochTrigger trigger, uint64_t timestamp_ns,
+                                           bool catch_up) {
   REPLINK_TRY(CheckAlive());
   if (in_epoch_) return MakeError(Errc::kState, "epoch {} still open", epoch_);
   if (epoch != next_epoch_)
@@ -175,6 +176,7 @@ Result<void> CaptureRingWriter::BeginEpoch(uint64_t epoch, EpochTrigger trigger,
   CaptureDescriptor d{};
   d.type = static_cast<uint8_t>(RecordType::kEpochBegin);
   d.flags = static_cast<uint8_t>(trigger);
+  d.index = catch_up ? kBeginCatchUp : 0;
   d.epoch = epoch;
   d.key = timestamp_ns;
   REPLINK_TRY(Push(d, 1'000'000'000));

@@ -39,7 +39,8 @@ class CaptureRingWriter {
   const capture_abi::RegionIdentity& identity() const { return header()->identity; }
 
   // Records of one epoch: BeginEpoch, any number of pages/blobs/disk writes, EndEpoch.
-  Result<void> BeginEpoch(uint64_t epoch, EpochTrigger trigger, uint64_t timestamp_ns);
+  // catch_up: see capture_abi::kBeginCatchUp.
+  Result<void> BeginEpoch(uint64_t epoch, EpochTrigger trigger, uint64_t timestamp_ns, bool catch_up = false);
   // Reserves the next `count` slots for pages (waits up to timeout_ns); fill ReservedSlot(i), then
   // CommitReservedPages. Zero pages are not detected here: the dataplane's codec chain does that.
   Result<void> ReservePageSlots(uint32_t count, uint64_t timeout_ns);

@@ -7,6 +7,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -63,6 +64,25 @@ Result<SharedRegion> SharedRegion::Create(std::string_view name, std::size_t byt
     return e;
   }
   Prefault(static_cast<std::byte*>(p), size);
+  return SharedRegion(fd, static_cast<std::byte*>(p), size, Backing::kNormalPages);
+}
+
+Result<SharedRegion> SharedRegion::CreateSparse(std::string_view name, std::size_t bytes) {
+  std::string memfd_name(name.substr(0, 200));
+  std::size_t size = RoundUp(std::max<std::size_t>(bytes, 1), 4096);
+  int fd = memfd_create(memfd_name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) return SysError("memfd_create({})", memfd_name);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    Error e = SysError("ftruncate memfd {} to {} bytes", memfd_name, size);
+    close(fd);
+    return e;
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    Error e = SysError("mmap memfd {} ({} bytes)", memfd_name, size);
+    close(fd);
+    return e;
+  }
   return SharedRegion(fd, static_cast<std::byte*>(p), size, Backing::kNormalPages);
 }
 

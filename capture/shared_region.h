@@ -18,6 +18,8 @@ class SharedRegion {
 
   // Creates, sizes, maps and prefaults a new region. With prefer_hugetlb, size is rounded up to 2 MiB.
   static Result<SharedRegion> Create(std::string_view name, std::size_t bytes, bool prefer_hugetlb);
+  // A region that is not prefaulted: memory is used only where it is written (a guest's disk).
+  static Result<SharedRegion> CreateSparse(std::string_view name, std::size_t bytes);
   // Maps an fd received from another process; takes ownership of fd (closed on failure too).
   static Result<SharedRegion> Attach(int fd, bool writable = true);
 

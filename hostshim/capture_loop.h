@@ -12,6 +12,7 @@
 
 #include "capture/capture_ring_writer.h"
 #include "errors/result.h"
+#include "hostshim/disk_extents.h"
 #include "hostshim/guest_backend.h"
 
 namespace replink {
@@ -44,13 +45,15 @@ struct CaptureStats {
   uint64_t pause_ns_total = 0;   // time the guest was stopped for syncs
   uint64_t pause_ns_max = 0;
   uint64_t last_committed_epoch = 0;
+  uint64_t catch_up_epochs = 0;  // epochs that resynchronised the peer (the first one included)
 };
 
 class CaptureLoop {
  public:
   CaptureLoop(GuestBackend& backend, CaptureRingWriter& ring, CaptureLoopOptions options);
 
-  // Runs until `max_epochs` epochs are committed (0 = forever) or `stop()` returns true.
+  // Captures up to `max_epochs` epochs (0 = forever) or until `stop()` returns true, then waits for
+  // the completion of every epoch in flight.
   Result<void> Run(uint64_t max_epochs, const std::function<bool()>& stop);
   const CaptureStats& stats() const { return stats_; }
   // Called after each epoch is captured (for progress output); may be empty.
@@ -60,9 +63,18 @@ class CaptureLoop {
   struct HeldIo {
     uint64_t epoch;
     IoEvent event;
+    bool released = false;  // let go unprotected after its epoch failed; kept until a commit covers it
+  };
+  // What an epoch changed, kept until the epoch commits: a catch-up epoch resends all of it.
+  struct Footprint {
+    uint64_t epoch;
+    std::vector<uint64_t> gfns;
+    std::vector<DiskExtent> disk;
   };
   Result<void> CaptureEpoch(const IoEvent& event);
   Result<void> CopyDirtyPages();
+  Result<void> PushDiskWrite(uint16_t disk, uint64_t sector, std::span<const std::byte> data);
+  Result<void> PushCatchUpDisk(const IoEvent& event);
   Result<void> DrainCompletions(bool wait, uint64_t until_epoch);
   Result<void> ReleaseThrough(uint64_t epoch, bool committed);
 
@@ -73,11 +85,15 @@ class CaptureLoop {
   DirtyBitmap dirty_;
   uint64_t next_epoch_;
   std::deque<HeldIo> held_;
+  std::deque<Footprint> footprints_;
+  bool need_catch_up_ = true;  // the first epoch copies everything
+  uint64_t resolved_epochs_ = 0;      // completions received (committed or failed)
+  uint64_t last_resolved_epoch_ = 0;
   CaptureStats stats_;
   std::vector<std::byte> blob_buffer_;
   std::vector<uint64_t> batch_gfns_;
   std::vector<std::byte*> batch_dsts_;
-  std::vector<std::vector<std::byte>> deferred_copies_;
+  std::vector<std::byte> disk_buffer_;
 };
 
 }  // namespace replink

@@ -60,6 +60,9 @@ class GuestBackend {
   virtual Result<std::size_t> ReadDeviceState(uint32_t id, std::span<std::byte> out) = 0;
   // The peer committed the epoch before this I/O (or protection was given up): let it take effect.
   virtual Result<void> ReleaseIo(const IoEvent& event) = 0;
+  // Reads the primary's current disk content (for catch-up epochs: writes that were released while the
+  // peer did not commit them).
+  virtual Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) = 0;
 };
 
 }  // namespace replink

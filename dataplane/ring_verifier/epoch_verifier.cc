@@ -14,6 +14,7 @@ EpochVerifier::EpochVerifier(CaptureRingReader& reader, codec::PageEncoder encod
       guest_memory_(guest_memory),
       replica_(reader.identity().guest_pages * kPageSize),
       replica_version_(reader.identity().guest_pages, 0),
+      replica_disk_(reader.identity().disk_count > 0 ? reader.identity().disk_sectors * kSectorSize : 0),
       staged_index_(reader.identity().guest_pages, -1),
       blob_(1u << 22),
       batch_(256) {}
@@ -22,6 +23,14 @@ Result<void> EpochVerifier::Poll() {
   REPLINK_ASSIGN_OR_RETURN(std::size_t n, reader_.Poll(batch_));
   for (std::size_t i = 0; i < n; ++i) {
     const CaptureRecord& r = batch_[i];
+    if (r.type == RecordType::kEpochBegin && r.catch_up) discarding_ = false;
+    if (discarding_) {
+      if (r.type == RecordType::kEpochEnd) {
+        ++stats_.epochs_discarded;
+        REPLINK_TRY(CompleteWithRetry(r.epoch, capture_abi::CompletionStatus::kFailed));
+      }
+      continue;
+    }
     if (r.type == RecordType::kEpochEnd) {
       REPLINK_TRY(Commit(r));
     } else {
@@ -38,7 +47,9 @@ Result<void> EpochVerifier::Stage(const CaptureRecord& r) {
   switch (r.type) {
     case RecordType::kEpochBegin:
       epoch_ = r.epoch;
+      if (r.catch_up) ++stats_.catch_up_epochs;
       checksum_.Reset();
+      staged_disk_.clear();
       for (uint64_t gfn : staged_gfns_) staged_index_[gfn] = -1;
       staged_gfns_.clear();
       staged_pages_.clear();
@@ -78,9 +89,10 @@ Result<void> EpochVerifier::Stage(const CaptureRecord& r) {
     case RecordType::kDiskWrite: {
       std::span<std::byte> content(blob_.data(), r.length);
       reader_.CopyContent(r, content);
-      if (r.type == RecordType::kDiskWrite)
+      if (r.type == RecordType::kDiskWrite) {
         checksum_.AddDiskWrite(r.index, r.key, content);
-      else
+        staged_disk_.push_back(StagedDiskWrite{r.key, {content.begin(), content.end()}});
+      } else
         checksum_.AddBlob(r.type, r.index, content);
       return Ok();
     }
@@ -99,6 +111,19 @@ Result<void> EpochVerifier::Commit(const CaptureRecord& end) {
     (void)reader_.Complete(end.epoch, capture_abi::CompletionStatus::kFailed, Errc::kCorrupt);
     return e;
   }
+  if (fail_epochs.count(end.epoch)) {
+    // As if the peer lost it: nothing applied, and nothing more until the shim catches up.
+    discarding_ = true;
+    ++stats_.epochs_failed;
+    encoder_.ResetPeerState();  // its cache now holds versions the peer never committed
+    return CompleteWithRetry(end.epoch, capture_abi::CompletionStatus::kFailed);
+  }
+  for (const StagedDiskWrite& w : staged_disk_) {
+    if ((w.sector * kSectorSize + w.data.size()) > replica_disk_.size())
+      return MakeError(Errc::kCorrupt, "disk write beyond the replica disk");
+    std::memcpy(replica_disk_.data() + w.sector * kSectorSize, w.data.data(), w.data.size());
+    stats_.disk_bytes += w.data.size();
+  }
   for (std::size_t i = 0; i < staged_gfns_.size(); ++i) {
     uint64_t gfn = staged_gfns_[i];
     std::memcpy(ReplicaPage(gfn), staged_pages_.data() + i * kPageSize, kPageSize);
@@ -111,18 +136,22 @@ Result<void> EpochVerifier::Commit(const CaptureRecord& end) {
   }
   ++stats_.epochs_committed;
   if (on_commit) on_commit(end.epoch);
-  // A full completion ring means the shim is behind on draining it: wait for it (bounded), never drop
-  // a completion.
-  for (int attempt = 0;; ++attempt) {
-    auto done = reader_.Complete(end.epoch, capture_abi::CompletionStatus::kCommitted);
-    if (done.ok()) break;
-    if (done.error().code != Errc::kNoSpace || attempt == 100'000) return done;
-    usleep(100);
-  }
+  REPLINK_TRY(CompleteWithRetry(end.epoch, capture_abi::CompletionStatus::kCommitted));
   if (stats_.memory_mismatches != 0)
     return MakeError(Errc::kCorrupt, "vm {} epoch {}: {} committed pages differ from guest memory",
                      reader_.identity().vm_id, end.epoch, stats_.memory_mismatches);
   return Ok();
+}
+
+// A full completion ring means the shim is behind on draining it: wait for it (bounded), never drop a
+// completion.
+Result<void> EpochVerifier::CompleteWithRetry(uint64_t epoch, capture_abi::CompletionStatus status) {
+  for (int attempt = 0;; ++attempt) {
+    auto done = reader_.Complete(epoch, status, status == capture_abi::CompletionStatus::kFailed ? Errc::kClosed : Errc{});
+    if (done.ok()) return Ok();
+    if (done.error().code != Errc::kNoSpace || attempt == 100'000) return done;
+    usleep(100);
+  }
 }
 
 uint64_t EpochVerifier::CountReplicaMismatches(const std::byte* guest_memory) const {

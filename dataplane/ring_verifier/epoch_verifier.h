@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <optional>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct VerifierStats {
   uint64_t page_bytes = 0;      // raw bytes of those pages
   uint64_t memory_mismatches = 0;
   uint64_t pages_compared = 0;
+  uint64_t catch_up_epochs = 0;
+  uint64_t epochs_discarded = 0;  // after a failure, until the next catch-up epoch
+  uint64_t disk_bytes = 0;
 };
 
 class EpochVerifier {
@@ -41,6 +45,10 @@ class EpochVerifier {
   Result<void> Poll();
   const VerifierStats& stats() const { return stats_; }
   const codec::PageEncoder& encoder() const { return encoder_; }
+  // Test hook: these epochs are completed as failed instead of committed (as if the peer lost them).
+  std::set<uint64_t> fail_epochs;
+  // The replica disk (disk 0), for comparison with the primary's.
+  std::span<const std::byte> replica_disk() const { return replica_disk_; }
   // Called with each epoch after it is applied to the replica and before its completion is posted.
   std::function<void(uint64_t epoch)> on_commit;
   // Full comparison of the replica with the guest's memory (at a quiescent point).
@@ -49,6 +57,7 @@ class EpochVerifier {
  private:
   Result<void> Stage(const CaptureRecord& record);
   Result<void> Commit(const CaptureRecord& end);
+  Result<void> CompleteWithRetry(uint64_t epoch, capture_abi::CompletionStatus status);
   std::byte* ReplicaPage(uint64_t gfn) { return replica_.data() + gfn * kPageSize; }
 
   CaptureRingReader& reader_;
@@ -59,6 +68,13 @@ class EpochVerifier {
   const std::byte* guest_memory_;
   std::vector<std::byte> replica_;
   std::vector<uint64_t> replica_version_;   // epoch that last wrote each page (0 = never)
+  std::vector<std::byte> replica_disk_;
+  struct StagedDiskWrite {
+    uint64_t sector;
+    std::vector<std::byte> data;
+  };
+  std::vector<StagedDiskWrite> staged_disk_;
+  bool discarding_ = false;  // an epoch failed: drop everything until a catch-up epoch
   // The epoch being staged.
   uint64_t epoch_ = 0;
   std::vector<uint64_t> staged_gfns_;

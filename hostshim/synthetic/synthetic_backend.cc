@@ -19,9 +19,10 @@ constexpr std::size_t kDiskBufferRing = 1024;
 
 }  // namespace
 
-SyntheticBackend::SyntheticBackend(SyntheticGuestSpec spec, SharedRegion memory)
+SyntheticBackend::SyntheticBackend(SyntheticGuestSpec spec, SharedRegion memory, SharedRegion disk)
     : spec_(std::move(spec)),
       memory_(std::move(memory)),
+      disk_(std::move(disk)),
       workload_(spec_.workload, spec_.guest_pages),
       dirty_(spec_.guest_pages),
       disk_writes_(kDiskBufferRing) {}
@@ -36,7 +37,9 @@ Result<SyntheticBackend> SyntheticBackend::Create(const SyntheticGuestSpec& spec
     return MakeError(Errc::kInvalidArgument, "disk of {} sectors is smaller than one write", spec.disk_sectors);
   REPLINK_ASSIGN_OR_RETURN(SharedRegion memory,
                            SharedRegion::Create("replink-synthetic-guest", spec.guest_pages * kPageSize, false));
-  SyntheticBackend b(spec, std::move(memory));
+  REPLINK_ASSIGN_OR_RETURN(SharedRegion disk, SharedRegion::CreateSparse("replink-synthetic-disk",
+                                                                         spec.disk_sectors * kSectorSize));
+  SyntheticBackend b(spec, std::move(memory), std::move(disk));
   // Start from a plausible image rather than all zeros: some text, some random, some zero.
   for (uint64_t gfn = 0; gfn < spec.guest_pages; ++gfn) {
     std::span<std::byte> page(b.memory_.data() + gfn * kPageSize, kPageSize);
@@ -153,8 +156,20 @@ Result<std::size_t> SyntheticBackend::ReadDeviceState(uint32_t id, std::span<std
   return MakeError(Errc::kUnsupported, "synthetic guest has no device {}", id);
 }
 
-Result<void> SyntheticBackend::ReleaseIo(const IoEvent&) {
+Result<void> SyntheticBackend::ReleaseIo(const IoEvent& event) {
+  if (event.has_disk_write) {
+    uint64_t end = event.sector * kSectorSize + event.disk_data.size();
+    if (event.disk != 0 || end > disk_.size()) return MakeError(Errc::kInvalidArgument, "disk write beyond disk");
+    std::memcpy(disk_.data() + event.sector * kSectorSize, event.disk_data.data(), event.disk_data.size());
+  }
   ++released_ios_;
+  return Ok();
+}
+
+Result<void> SyntheticBackend::ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) {
+  if (disk != 0 || sector * kSectorSize + out.size() > disk_.size())
+    return MakeError(Errc::kInvalidArgument, "disk read {}:{} (+{} bytes) beyond disk", disk, sector, out.size());
+  std::memcpy(out.data(), disk_.data() + sector * kSectorSize, out.size());
   return Ok();
 }
 

@@ -17,7 +17,7 @@ struct SyntheticGuestSpec {
   std::string name = "synthetic";
   uint64_t guest_pages = 32768;  // 128 MiB
   uint32_t vcpu_count = 1;
-  uint64_t disk_sectors = 1u << 21;  // 1 GiB
+  uint64_t disk_sectors = 1u << 17;  // 64 MiB
   WorkloadSpec workload;
 };
 
@@ -37,18 +37,22 @@ class SyntheticBackend final : public GuestBackend {
   Result<std::size_t> ReadVcpuState(uint32_t index, std::span<std::byte> out) override;
   Result<std::size_t> ReadDeviceState(uint32_t id, std::span<std::byte> out) override;
   Result<void> ReleaseIo(const IoEvent& event) override;
+  Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) override;
 
   const SharedRegion& memory() const { return memory_; }
+  // The guest's disk (a sparse memfd): released writes land here.
+  const SharedRegion& disk() const { return disk_; }
   uint64_t released_ios() const { return released_ios_; }
   // The vCPU blob for a given step: deterministic, so a verifier can recompute it.
   static void FillVcpuState(uint32_t index, uint64_t step, std::span<std::byte> out);
   static constexpr std::size_t kVcpuStateBytes = 1024;
 
  private:
-  SyntheticBackend(SyntheticGuestSpec spec, SharedRegion memory);
+  SyntheticBackend(SyntheticGuestSpec spec, SharedRegion memory, SharedRegion disk);
 
   SyntheticGuestSpec spec_;
   SharedRegion memory_;
+  SharedRegion disk_;
   SyntheticWorkload workload_;
   DirtyBitmap dirty_;
   bool tracking_ = false;

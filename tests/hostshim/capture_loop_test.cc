@@ -42,6 +42,9 @@ class ObservedBackend final : public GuestBackend {
   Result<std::size_t> ReadDeviceState(uint32_t i, std::span<std::byte> o) override {
     return inner_.ReadDeviceState(i, o);
   }
+  Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) override {
+    return inner_.ReadDisk(disk, sector, out);
+  }
   Result<void> ReleaseIo(const IoEvent& ev) override {
     // Event ids count from 1 in capture order, so event id k belongs to epoch first_epoch + k - 1.
     uint64_t epoch = first_epoch_ + ev.id - 1;
@@ -71,6 +74,7 @@ struct Harness {
   std::unique_ptr<EpochVerifier> verifier;
   std::thread consumer;
   std::string consumer_error;
+  std::set<uint64_t> verifier_fail_epochs;
 
   void StartConsumer(bool compare_each_epoch) {
     auto region = SharedRegion::Attach(dup(ring.region().fd()));
@@ -84,6 +88,7 @@ struct Harness {
                                                codec::CodecSetting::kAuto,
                                                compare_each_epoch ? backend.memory().data() : nullptr);
     verifier->on_commit = [this](uint64_t epoch) { committed.store(epoch); };
+    verifier->fail_epochs = verifier_fail_epochs;
     consumer = std::thread([this] {
       while (!stop.load()) {
         auto s = verifier->Poll();
@@ -163,6 +168,42 @@ TEST(CaptureLoop, PipelinedModeHoldsIoUntilCommit) {
   // The guest is stopped after the loop: the replica is exactly its memory.
   EXPECT_EQ(h->verifier->CountReplicaMismatches(h->backend.memory().data()), 0u);
 }
+
+// The peer loses epochs: each failure makes the next epoch a catch-up that carries every page and disk
+// sector the peer has not committed, so the replica (memory and disk) still ends up exact.
+void RunWithLostEpochs(SyncMode mode, bool release_on_failure) {
+  auto h = MakeHarness(ContentModel::kMixed, 30, 1024);
+  for (uint64_t e : {5, 6, 20, 21, 22, 23, 57, 90, 91}) h->verifier_fail_epochs.insert(e);
+  h->StartConsumer(false);
+  ObservedBackend observed(h->backend, h->committed, 1);
+  CaptureLoopOptions o;
+  o.mode = mode;
+  o.max_inflight_epochs = 4;
+  o.release_io_on_failure = release_on_failure;
+  CaptureLoop loop(observed, h->ring, o);
+  auto run = loop.Run(120, nullptr);
+  ASSERT_TRUE(run.ok()) << run.error().Describe() << " consumer: " << h->consumer_error;
+  h->stop.store(true);
+  h->consumer.join();
+  EXPECT_EQ(h->consumer_error, "");
+  const VerifierStats& v = h->verifier->stats();
+  EXPECT_GE(loop.stats().failed, 9u);
+  EXPECT_EQ(loop.stats().committed + loop.stats().failed, 120u);
+  EXPECT_GE(loop.stats().catch_up_epochs, 5u);  // the first, and one after each run of failures
+  EXPECT_EQ(v.catch_up_epochs, loop.stats().catch_up_epochs);
+  // The last epoch committed, so the replica equals the guest, memory and disk.
+  EXPECT_EQ(loop.stats().last_committed_epoch, 120u);
+  EXPECT_EQ(h->verifier->CountReplicaMismatches(h->backend.memory().data()), 0u);
+  ASSERT_EQ(h->verifier->replica_disk().size(), h->backend.disk().size());
+  EXPECT_EQ(std::memcmp(h->verifier->replica_disk().data(), h->backend.disk().data(), h->backend.disk().size()), 0);
+  if (!release_on_failure) {
+    EXPECT_EQ(observed.released_early_, 0u);
+  }
+  EXPECT_EQ(observed.released_, 120u);
+}
+
+TEST(CaptureLoop, CatchUpAfterLostEpochsPipelinedDegraded) { RunWithLostEpochs(SyncMode::kPipelined, true); }
+TEST(CaptureLoop, CatchUpAfterLostEpochsStrictStalling) { RunWithLostEpochs(SyncMode::kStrict, false); }
 
 TEST(CaptureLoop, DeferredFramesAreRetriedNotDropped) {
   auto h = MakeHarness(ContentModel::kIncompressible, 40, 512);
