@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "capture/capture_ring_abi.h"  // BeginFlags
 #include "link/crc32c.h"
 #include "link/frame_writer.h"  // ComputeFrameCrc
 #include "link/wire_access.h"
@@ -130,10 +131,14 @@ FrameFault DecodeRecord(std::span<const std::byte> payload, std::size_t offset, 
         return Fail(detail, FrameFault::kMalformedRecord, "epoch-begin epoch", b.epoch, frame_epoch, at);
       if (!IsValidEpochTrigger(b.trigger))
         return Fail(detail, FrameFault::kMalformedRecord, "epoch trigger", b.trigger, 0, at);
-      if (!AllZero(b.reserved))
+      if (b.reserved0 != 0 || b.reserved1 != 0)
         return Fail(detail, FrameFault::kReservedNotZero, "epoch-begin reserved", 0, 0, at);
+      if (b.flags & ~capture_abi::kKnownBeginFlags)
+        return Fail(detail, FrameFault::kReservedNotZero, "epoch-begin flags", b.flags,
+                    capture_abi::kKnownBeginFlags, at);
       v.epoch = b.epoch;
       v.trigger = static_cast<EpochTrigger>(b.trigger);
+      v.begin_flags = b.flags;
       break;
     }
     case RecordType::kPage: {

@@ -32,6 +32,7 @@ struct RecordView {
   RecordType type = RecordType::kEpochBegin;
   uint64_t epoch = 0;                              // EPOCH_BEGIN, EPOCH_END
   EpochTrigger trigger = EpochTrigger::kExplicit;  // EPOCH_BEGIN
+  uint16_t begin_flags = 0;                        // EPOCH_BEGIN: capture_abi::BeginFlags
   uint64_t gfn = 0;                                // PAGE, ZERO_PAGE
   uint8_t codec = 0;                               // PAGE
   uint64_t base_version = 0;                       // PAGE

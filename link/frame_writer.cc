@@ -78,11 +78,12 @@ void FrameWriter::PutRecord(RecordType type, const Body& body, std::span<const s
   ++records_;
 }
 
-bool FrameWriter::AddEpochBegin(EpochTrigger trigger) {
+bool FrameWriter::AddEpochBegin(EpochTrigger trigger, uint16_t begin_flags) {
   if (room() < sizeof(RecordHeader) + sizeof(EpochBeginBody)) return false;
   EpochBeginBody body{};
   body.epoch = epoch_;
   body.trigger = static_cast<uint8_t>(trigger);
+  body.flags = begin_flags;
   PutRecord(RecordType::kEpochBegin, body, {});
   return true;
 }

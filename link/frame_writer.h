@@ -57,7 +57,8 @@ class FrameWriter {
   std::size_t payload_size() const { return used_; }
   uint32_t record_count() const { return records_; }
 
-  [[nodiscard]] bool AddEpochBegin(EpochTrigger trigger);
+  // `begin_flags`: capture_abi::BeginFlags of the epoch (e.g. kBeginCatchUp), passed to the peer.
+  [[nodiscard]] bool AddEpochBegin(EpochTrigger trigger, uint16_t begin_flags = 0);
   [[nodiscard]] bool AddZeroPage(uint64_t gfn);
   [[nodiscard]] bool AddEpochEnd(uint32_t record_count, uint64_t checksum);
   // `offset`: bytes of the item already written; advanced by what this call wrote.

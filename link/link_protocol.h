@@ -111,7 +111,9 @@ static_assert(sizeof(RecordHeader) == 8);
 struct EpochBeginBody {
   uint64_t epoch;      // equals LinkHeader::epoch
   uint8_t trigger;     // EpochTrigger
-  uint8_t reserved[7];
+  uint8_t reserved0;   // 0
+  uint16_t flags;      // capture_abi::BeginFlags, passed through (kBeginCatchUp)
+  uint32_t reserved1;  // 0
 };
 static_assert(sizeof(EpochBeginBody) == 16);
 
@@ -159,7 +161,7 @@ struct EpochEndBody {
 static_assert(sizeof(EpochEndBody) == 24);
 
 inline constexpr uint32_t kMaxPagePayload = static_cast<uint32_t>(kPageSize);
-inline constexpr uint32_t kMaxBlobLength = 256u * 1024;
+inline constexpr uint32_t kMaxBlobLength = 1024u * 1024;  // as the capture ring
 inline constexpr uint32_t kMaxDiskWriteLength = 1024u * 1024;
 
 // ---- Control payloads ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "capture/capture_ring_abi.h"
 #include "link/frame_reader.h"
 #include "link/frame_writer.h"
 #include "link/wire_access.h"
@@ -35,7 +36,7 @@ TEST(FrameWriter, SmallRecordsRoundTrip) {
   FrameBytes buf(encap.max_frame());
   FrameWriter w(encap);
   w.BeginData(buf, 7, 42);
-  ASSERT_TRUE(w.AddEpochBegin(EpochTrigger::kDiskWrite));
+  ASSERT_TRUE(w.AddEpochBegin(EpochTrigger::kDiskWrite, capture_abi::kBeginCatchUp));
   ASSERT_TRUE(w.AddZeroPage(0x1000));
   std::vector<std::byte> lz(200, std::byte{0x5a});
   std::size_t off = 0;
@@ -73,6 +74,7 @@ TEST(FrameWriter, SmallRecordsRoundTrip) {
   EXPECT_EQ(recs[0].type, RecordType::kEpochBegin);
   EXPECT_EQ(recs[0].epoch, 42u);
   EXPECT_EQ(recs[0].trigger, EpochTrigger::kDiskWrite);
+  EXPECT_EQ(recs[0].begin_flags, capture_abi::kBeginCatchUp);
   EXPECT_EQ(recs[1].type, RecordType::kZeroPage);
   EXPECT_EQ(recs[1].gfn, 0x1000u);
   EXPECT_EQ(recs[2].type, RecordType::kPage);
@@ -313,6 +315,9 @@ TEST_F(FrameRules, RecordFaults) {
             FrameFault::kMalformedRecord);
   EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint64_t>(f, 104, 6); }), FrameFault::kMalformedRecord);
   EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint8_t>(f, 112, 9); }), FrameFault::kMalformedRecord);
+  EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint8_t>(f, 113, 1); }), FrameFault::kReservedNotZero);
+  EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint16_t>(f, 114, 0x8000); }), FrameFault::kReservedNotZero);
+  EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint16_t>(f, 114, 1); }), FrameFault::kNone);  // catch-up
   // Zero page body of 9 bytes: the record then overruns the payload.
   EXPECT_EQ(mutate([&](FrameBytes& f) { Put<uint32_t>(f, 124, 9); }), FrameFault::kMalformedRecord);
   // A record header cut short at the end of the payload.
