@@ -7,7 +7,9 @@
 // (a refused page counts as kPageSize: it goes raw) and the share of pages the codec accepted.
 // "encoder" is the whole PageEncoder with the busy-link plan (zero, xor-delta, lz4, raw) and a warm
 // DeltaCache; "lz4-lib" and "zstd-1" call the libraries directly as references. Every decode is
-// checked byte for byte once; a mismatch exits with status 1. Single-threaded: numbers are per core.
+// checked byte for byte once; a mismatch exits with status 1. Single-threaded: numbers are per
+// core.
+#include <fmt/format.h>
 #include <lz4.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -23,8 +25,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "bench/codec_bench_datasets.h"
 #include "codec/page_codec.h"
@@ -56,19 +56,29 @@ struct Row {
 // Keeps results observable so the compiler cannot drop the work being timed.
 volatile uint64_t g_sink = 0;
 
-// Runs `pass` (one pass over `per_pass` pages) until `seconds` have elapsed; returns pages/s.
-double PagesPerSecond(std::size_t per_pass, double seconds, const std::function<void()>& pass) {
+// CPU time of this thread: on a shared machine other processes then slow the clock far less than
+// wall time would (caches and memory bandwidth remain shared).
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Runs `pass` (one pass over `per_pass` pages) until it has used `seconds` of CPU; returns pages
+// per CPU-second. `untimed` runs before every pass, outside the measurement.
+double PagesPerSecond(std::size_t per_pass, double seconds, const std::function<void()>& pass,
+                      const std::function<void()>& untimed = {}) {
   if (per_pass == 0) return 0;
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
   std::size_t passes = 0;
-  double elapsed = 0;
+  double used = 0;
   do {
+    if (untimed) untimed();
+    const double start = ThreadCpuSeconds();
     pass();
+    used += ThreadCpuSeconds() - start;
     ++passes;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < seconds);
-  return static_cast<double>(per_pass * passes) / elapsed;
+  } while (used < seconds);
+  return static_cast<double>(per_pass * passes) / used;
 }
 
 // A codec under test: encode returns the payload length or nullopt (no gain); decode must rebuild.
@@ -76,6 +86,7 @@ struct Candidate {
   std::string name;
   std::function<std::optional<uint32_t>(std::size_t i, std::span<std::byte> out)> encode;
   std::function<bool(std::size_t i, std::span<const std::byte> payload, PageSpan out)> decode;
+  std::function<void()> before_encode_pass;  // untimed set-up, e.g. restoring a cache
 };
 
 Row Measure(const PagePairs& set, const Candidate& c, const Options& opt) {
@@ -85,6 +96,7 @@ Row Measure(const PagePairs& set, const Candidate& c, const Options& opt) {
   std::vector<uint32_t> lengths(set.size(), 0);
   std::vector<std::size_t> accepted;
   double total_bytes = 0;
+  if (c.before_encode_pass) c.before_encode_pass();
   for (std::size_t i = 0; i < set.size(); ++i) {
     auto out = std::span(payloads.data() + i * kPageSize, kPageSize);
     auto length = c.encode(i, out);
@@ -94,15 +106,19 @@ Row Measure(const PagePairs& set, const Candidate& c, const Options& opt) {
     accepted.push_back(i);
   }
   row.mean_bytes = set.size() ? total_bytes / static_cast<double>(set.size()) : 0;
-  row.accepted = set.size() ? static_cast<double>(accepted.size()) / static_cast<double>(set.size()) : 0;
+  row.accepted =
+      set.size() ? static_cast<double>(accepted.size()) / static_cast<double>(set.size()) : 0;
 
   std::vector<std::byte> scratch(kPageSize);
-  row.encode_pages_per_s = PagesPerSecond(set.size(), opt.seconds, [&] {
-    for (std::size_t i = 0; i < set.size(); ++i) {
-      auto length = c.encode(i, scratch);
-      g_sink = g_sink + (length ? *length : 0);
-    }
-  });
+  row.encode_pages_per_s = PagesPerSecond(
+      set.size(), opt.seconds,
+      [&] {
+        for (std::size_t i = 0; i < set.size(); ++i) {
+          auto length = c.encode(i, scratch);
+          g_sink = g_sink + (length ? *length : 0);
+        }
+      },
+      c.before_encode_pass);
 
   std::vector<std::byte> decoded(kPageSize);
   const PageSpan out(decoded.data(), kPageSize);
@@ -141,19 +157,20 @@ std::vector<Candidate> TableCandidates(const PagePairs& set, CodecWorkspace& ws)
 }
 
 Candidate LibraryLz4(const PagePairs& set) {
-  return Candidate{
-      "lz4-lib",
-      [&set](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
-        const int n = LZ4_compress_default(reinterpret_cast<const char*>(set.page(i).data()),
-                                           reinterpret_cast<char*>(o.data()), kPageSize, kPageSize - 1);
-        if (n <= 0) return std::nullopt;
-        return static_cast<uint32_t>(n);
-      },
-      [](std::size_t, std::span<const std::byte> payload, PageSpan o) {
-        return LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()),
-                                   reinterpret_cast<char*>(o.data()), static_cast<int>(payload.size()),
-                                   kPageSize) == static_cast<int>(kPageSize);
-      }};
+  return Candidate{"lz4-lib",
+                   [&set](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
+                     const int n = LZ4_compress_default(
+                         reinterpret_cast<const char*>(set.page(i).data()),
+                         reinterpret_cast<char*>(o.data()), kPageSize, kPageSize - 1);
+                     if (n <= 0) return std::nullopt;
+                     return static_cast<uint32_t>(n);
+                   },
+                   [](std::size_t, std::span<const std::byte> payload, PageSpan o) {
+                     return LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()),
+                                                reinterpret_cast<char*>(o.data()),
+                                                static_cast<int>(payload.size()),
+                                                kPageSize) == static_cast<int>(kPageSize);
+                   }};
 }
 
 struct ZstdContexts {
@@ -166,23 +183,21 @@ struct ZstdContexts {
 };
 
 Candidate LibraryZstd(const PagePairs& set, ZstdContexts& z) {
-  return Candidate{
-      "zstd-1",
-      [&set, &z](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
-        const std::size_t n =
-            ZSTD_compressCCtx(z.c, o.data(), kPageSize - 1, set.page(i).data(), kPageSize, -1);
-        if (ZSTD_isError(n)) return std::nullopt;
-        return static_cast<uint32_t>(n);
-      },
-      [&z](std::size_t, std::span<const std::byte> payload, PageSpan o) {
-        return ZSTD_decompressDCtx(z.d, o.data(), kPageSize, payload.data(), payload.size()) ==
-               kPageSize;
-      }};
+  return Candidate{"zstd-1",
+                   [&set, &z](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
+                     const std::size_t n = ZSTD_compressCCtx(z.c, o.data(), kPageSize - 1,
+                                                             set.page(i).data(), kPageSize, -1);
+                     if (ZSTD_isError(n)) return std::nullopt;
+                     return static_cast<uint32_t>(n);
+                   },
+                   [&z](std::size_t, std::span<const std::byte> payload, PageSpan o) {
+                     return ZSTD_decompressDCtx(z.d, o.data(), kPageSize, payload.data(),
+                                                payload.size()) == kPageSize;
+                   }};
 }
 
-// The whole sender path: the busy-link plan, cache lookups and stores included. The cache starts
-// warm with every base; passes alternate direction (base->page, then page->base) so that every
-// pass encodes real deltas of the same size.
+// The whole sender path: the busy-link plan, cache lookups and stores included. Before every pass
+// (untimed) the cache is reset to hold every base, as if the peer had them from the last epoch.
 Row MeasureEncoder(const PagePairs& set, const Options& opt) {
   auto cache = DeltaCache::CreateWithPages(set.size());
   if (!cache.ok()) {
@@ -193,38 +208,34 @@ Row MeasureEncoder(const PagePairs& set, const Options& opt) {
   const CodecPlan plan = PlanForSetting(CodecSetting::kDelta, /*page_cached=*/true);
   uint64_t epoch = 1;
   std::vector<std::byte> scratch(kPageSize);
-  for (std::size_t i = 0; i < set.size(); ++i)
-    (void)encoder.Encode(i, ConstPageSpan(set.base(i), kPageSize), epoch, CodecPlan{CodecId::kRaw},
-                         scratch);
-  ++epoch;
-  bool toward_page = true;
   std::vector<CodecId> first_pass;  // codec of each page in Measure's checked first pass
   first_pass.reserve(set.size());
-  Candidate c{
-      "encoder",
-      [&](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
-        const ConstPageSpan next = toward_page ? set.page(i) : ConstPageSpan(set.base(i), kPageSize);
-        auto r = encoder.Encode(i, next, epoch, plan, o);
-        if (!r.ok()) {
-          fmt::print(stderr, "FATAL: encoder: {}\n", r.error().Describe());
-          std::exit(1);
-        }
-        if (first_pass.size() < set.size()) first_pass.push_back(r->codec);
-        if (i + 1 == set.size()) {
-          toward_page = !toward_page;
-          ++epoch;
-        }
-        return r->length;
-      },
-      [&](std::size_t i, std::span<const std::byte> payload, PageSpan o) {
-        return DecodePage(first_pass[i], payload, set.base(i), o).ok();
-      }};
+  Candidate c{"encoder",
+              [&](std::size_t i, std::span<std::byte> o) -> std::optional<uint32_t> {
+                auto r = encoder.Encode(i, set.page(i), epoch, plan, o);
+                if (!r.ok()) {
+                  fmt::print(stderr, "FATAL: encoder: {}\n", r.error().Describe());
+                  std::exit(1);
+                }
+                if (first_pass.size() < set.size()) first_pass.push_back(r->codec);
+                return r->length;
+              },
+              [&](std::size_t i, std::span<const std::byte> payload, PageSpan o) {
+                return DecodePage(first_pass[i], payload, set.base(i), o).ok();
+              },
+              [&] {
+                for (std::size_t i = 0; i < set.size(); ++i)
+                  (void)encoder.Encode(i, ConstPageSpan(set.base(i), kPageSize), epoch,
+                                       CodecPlan{CodecId::kRaw}, scratch);
+                epoch += 2;
+              }};
   Row row = Measure(set, c, opt);
   std::array<std::size_t, kCodecCount> mix{};
   for (CodecId id : first_pass) ++mix[static_cast<std::size_t>(id)];
   for (std::size_t k = 0; k < kCodecCount; ++k) {
     const double share = 100.0 * static_cast<double>(mix[k]) / static_cast<double>(set.size());
-    row.mix += fmt::format("{}{} {:.0f}%", row.mix.empty() ? "" : ", ", CodecName(CodecId(k)), share);
+    row.mix +=
+        fmt::format("{}{} {:.0f}%", row.mix.empty() ? "" : ", ", CodecName(CodecId(k)), share);
   }
   return row;
 }
@@ -252,11 +263,13 @@ std::string CpuModel() {
   return "unknown";
 }
 
-void PrintTable(const std::vector<PagePairs>& sets, const std::vector<Row>& rows, const Options& opt,
-                const std::string& date) {
-  fmt::print("replink-codec-bench {} {} | cpu: {} | online cpus: {} | min {:.2f} s per measurement\n",
-             date, opt.quick ? "(quick)" : "", CpuModel(), sysconf(_SC_NPROCESSORS_ONLN), opt.seconds);
-  for (const PagePairs& s : sets) fmt::print("  {:<15} {:>6} pairs: {}\n", s.name, s.size(), s.note);
+void PrintTable(const std::vector<PagePairs>& sets, const std::vector<Row>& rows,
+                const Options& opt, const std::string& date) {
+  fmt::print(
+      "replink-codec-bench {} {} | cpu: {} | online cpus: {} | min {:.2f} s per measurement\n",
+      date, opt.quick ? "(quick)" : "", CpuModel(), sysconf(_SC_NPROCESSORS_ONLN), opt.seconds);
+  for (const PagePairs& s : sets)
+    fmt::print("  {:<15} {:>6} pairs: {}\n", s.name, s.size(), s.note);
   fmt::print("\n{:<15} {:<10} {:>13} {:>13} {:>11} {:>9}  {}\n", "dataset", "codec", "enc pages/s",
              "dec pages/s", "bytes/page", "accepted", "encoder mix");
   for (const Row& r : rows)
@@ -338,10 +351,17 @@ int Run(int argc, char** argv) {
   sets.push_back(TextPairs(opt.pairs, 4));
   if (opt.process) {
     using std::chrono::milliseconds;
-    sets.push_back(opt.quick ? ProcessPairs(DefaultWorkload(), milliseconds(300), milliseconds(500), 512)
-                             : ProcessPairs(DefaultWorkload(), milliseconds(1500), milliseconds(2000),
-                                            16384));
-    if (!opt.json) fmt::print(stderr, "process: {}\n", sets.back().note);
+    // The gap stands for the time between two checkpoints of a page: seconds for a slow epoch,
+    // tens of milliseconds for Remus-style checkpointing.
+    if (opt.quick) {
+      sets.push_back(
+          ProcessPairs("process", DefaultWorkload(), milliseconds(300), milliseconds(500), 512));
+    } else {
+      sets.push_back(ProcessPairs("process", DefaultWorkload(), milliseconds(1500),
+                                  milliseconds(2000), 16384));
+      sets.push_back(ProcessPairs("process-50ms", DefaultWorkload(), milliseconds(1500),
+                                  milliseconds(50), 16384));
+    }
   }
 
   std::vector<Row> rows;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test for replink-codec-bench: runs --quick --json and checks the output is well-formed.
 
-No timing thresholds: only that the program ran, printed valid JSON with the expected shape, and that
-every number is finite and in range. Usage: codec_bench_check.py PATH/TO/replink-codec-bench
+No timing thresholds: only that the program ran, printed valid JSON with the expected shape,
+and that every number is finite and in range. Usage: codec_bench_check.py PATH/TO/replink-codec-bench
 """
 import json
 import math

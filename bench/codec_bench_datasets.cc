@@ -1,6 +1,7 @@
 #include "bench/codec_bench_datasets.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -13,8 +14,6 @@
 #include <sstream>
 #include <string_view>
 #include <thread>
-
-#include <fmt/format.h>
 
 extern char** environ;
 
@@ -45,10 +44,20 @@ void FillStructs(std::span<std::byte> out, Rng& rng) {
 }
 
 void FillText(std::span<std::byte> out, Rng& rng) {
-  static constexpr std::string_view kWords[] = {
-      "the ", "replica ", "epoch ", "commit ", "of ", "page ", "guest ", "and ", "a ", "link ",
-      "checkpoint ", "to ", "in ", "dirty ", "memory ", "vcpu ", "\n", "state, ", "is ", "sent. ",
-      "request ", "GET /index.html ", "200 ", "user=", "id=", "2026-11-24 ", "INFO ", "WARN "};
+  static constexpr std::string_view kWords[] = {"the ",        "replica ",
+                                                "epoch ",      "commit ",
+                                                "of ",         "page ",
+                                                "guest ",      "and ",
+                                                "a ",          "link ",
+                                                "checkpoint ", "to ",
+                                                "in ",         "dirty ",
+                                                "memory ",     "vcpu ",
+                                                "\n",          "state, ",
+                                                "is ",         "sent. ",
+                                                "request ",    "GET /index.html ",
+                                                "200 ",        "user=",
+                                                "id=",         "2026-11-24 ",
+                                                "INFO ",       "WARN "};
   std::size_t i = 0;
   while (i < out.size()) {
     std::string_view w = kWords[rng() % std::size(kWords)];
@@ -202,9 +211,10 @@ std::vector<std::string> DefaultWorkload() {
           "    i += 1\n"};
 }
 
-PagePairs ProcessPairs(const std::vector<std::string>& argv, std::chrono::milliseconds warmup,
-                       std::chrono::milliseconds gap, std::size_t max_pairs) {
-  PagePairs set{"process", "", {}, {}};
+PagePairs ProcessPairs(std::string name, const std::vector<std::string>& argv,
+                       std::chrono::milliseconds warmup, std::chrono::milliseconds gap,
+                       std::size_t max_pairs) {
+  PagePairs set{std::move(name), "", {}, {}};
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -225,7 +235,8 @@ PagePairs ProcessPairs(const std::vector<std::string>& argv, std::chrono::millis
     return set;
   }
   const int mem_fd = open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (mem_fd < 0) return finish(fmt::format("skipped: open /proc/{}/mem: {}", pid, std::strerror(errno)));
+  if (mem_fd < 0)
+    return finish(fmt::format("skipped: open /proc/{}/mem: {}", pid, std::strerror(errno)));
 
   const std::size_t max_bytes = std::size_t{512} << 20;
   Snapshot before;
@@ -258,7 +269,8 @@ PagePairs ProcessPairs(const std::vector<std::string>& argv, std::chrono::millis
     set.Add(std::span(old_page, kPageSize), std::span(new_page, kPageSize));
   }
   return finish(fmt::format("{} pages mapped rw/anon, {} read, {} changed in {} ms (kept {})",
-                            mapped_pages, before.addresses.size(), changed, gap.count(), set.size()));
+                            mapped_pages, before.addresses.size(), changed, gap.count(),
+                            set.size()));
 }
 
 }  // namespace replink::codec::bench

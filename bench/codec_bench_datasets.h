@@ -1,6 +1,6 @@
-// Page pairs for the codec benchmark: (base, page) where base is the version the peer holds and page
-// the new content to send. Synthetic sets are seeded; the "process" set is read from a real program's
-// memory twice, a moment apart.
+// Page pairs for the codec benchmark: (base, page) where base is the version the peer holds and
+// page the new content to send. Synthetic sets are seeded; the "process" set is read from a real
+// program's memory twice, a moment apart.
 #pragma once
 
 #include <chrono>
@@ -21,7 +21,9 @@ struct PagePairs {
   std::vector<std::byte> pages;
 
   std::size_t size() const { return pages.size() / kPageSize; }
-  ConstPageSpan page(std::size_t i) const { return ConstPageSpan(pages.data() + i * kPageSize, kPageSize); }
+  ConstPageSpan page(std::size_t i) const {
+    return ConstPageSpan(pages.data() + i * kPageSize, kPageSize);
+  }
   const std::byte* base(std::size_t i) const { return bases.data() + i * kPageSize; }
   void Add(std::span<const std::byte> base, std::span<const std::byte> page);
 };
@@ -32,11 +34,13 @@ PagePairs ZeroPairs(std::size_t count, uint64_t seed);            // random cont
 PagePairs TextPairs(std::size_t count, uint64_t seed);            // English-like text, rewritten
 
 // Starts `argv` (e.g. a python3 loop building dicts and strings), lets it warm up, reads its
-// writable private anonymous mappings through /proc/PID/mem, waits `gap`, reads them again and keeps
-// the pages that changed (old, new), up to `max_pairs`. Always stops the program before returning.
-// On failure (program missing, /proc not readable) returns an empty set whose note says why.
-PagePairs ProcessPairs(const std::vector<std::string>& argv, std::chrono::milliseconds warmup,
-                       std::chrono::milliseconds gap, std::size_t max_pairs);
+// writable private anonymous mappings through /proc/PID/mem, waits `gap`, reads them again and
+// keeps the pages that changed (old, new), up to `max_pairs`. Always stops the program before
+// returning. On failure (program missing, /proc not readable) returns an empty set whose note says
+// why.
+PagePairs ProcessPairs(std::string name, const std::vector<std::string>& argv,
+                       std::chrono::milliseconds warmup, std::chrono::milliseconds gap,
+                       std::size_t max_pairs);
 
 // The default workload for ProcessPairs: CPython churning dicts, lists and strings.
 std::vector<std::string> DefaultWorkload();

@@ -42,13 +42,10 @@ bool operator==(const CodecPlan& a, const CodecPlan& b) {
 
 CodecPlan PlanForSetting(CodecSetting setting, bool page_cached) {
   switch (setting) {
-    case CodecSetting::kNone:
-      return {CodecId::kRaw};
-    case CodecSetting::kLz4:
-      return {CodecId::kZero, CodecId::kLz4, CodecId::kRaw};
+    case CodecSetting::kNone: return {CodecId::kRaw};
+    case CodecSetting::kLz4: return {CodecId::kZero, CodecId::kLz4, CodecId::kRaw};
     case CodecSetting::kAuto:
-    case CodecSetting::kDelta:
-      break;
+    case CodecSetting::kDelta: break;
   }
   CodecPlan plan{CodecId::kZero};
   if (page_cached) plan.Add(CodecId::kXorDelta);

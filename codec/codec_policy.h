@@ -30,16 +30,18 @@ Result<CodecSetting> ParseCodecSetting(std::string_view name);
 const char* CodecSettingName(CodecSetting setting);
 
 struct CodecContext {
-  bool page_cached = false;        // the sender's DeltaCache holds a base for this page
-  float link_utilisation = 1.0f;   // 0..1: share of the link's capacity in use, as the sender sees it
+  bool page_cached = false;  // the sender's DeltaCache holds a base for this page
+  // 0..1: the share of the link's capacity in use, as the sender sees it.
+  float link_utilisation = 1.0f;
   CodecSetting setting = CodecSetting::kAuto;
 };
 
 // An ordered list of codecs to try, without duplicates; at most one entry per codec.
 //
-// The encoder sends the first payload of at most good_enough() bytes. A larger one is kept while the
-// rest of the plan is tried, and the smallest payload wins: a delta that barely beats raw (a page
-// rewritten with new content) then loses to LZ4, while a small delta never pays for an LZ4 attempt.
+// The encoder sends the first payload of at most good_enough() bytes. A larger one is kept while
+// the rest of the plan is tried, and the smallest payload wins: a delta that barely beats raw (a
+// page rewritten with new content) then loses to LZ4, while a small delta never pays for an LZ4
+// attempt.
 class CodecPlan {
  public:
   static constexpr uint32_t kDefaultGoodEnough = kPageSize / 4;

@@ -32,8 +32,8 @@ Result<DeltaCache> DeltaCache::CreateWithPages(std::size_t capacity_pages) {
                      capacity_pages, kMaxCapacityPages);
   const std::size_t bytes = capacity_pages * kPageSize;
   // Anonymous mapping: reserved now, backed by memory only as pages are first stored.
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return SysError("delta cache: mmap of {} MiB arena", bytes >> 20);
   madvise(p, bytes, MADV_HUGEPAGE);  // fewer TLB misses on random access; best effort
   std::unique_ptr<std::byte, ArenaDeleter> arena(static_cast<std::byte*>(p), ArenaDeleter{bytes});

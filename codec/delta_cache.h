@@ -2,9 +2,9 @@
 //
 // For each guest frame number it keeps the 4 KiB content last sent to the peer and its version (the
 // epoch in which that content was sent), so the next change to the page can travel as a delta
-// against exactly what the peer has. Bounded: capacity is fixed at creation (default 512 MiB, the hot
-// set of a 4 GiB guest) and the page arena and index are allocated once; lookups and stores are O(1)
-// and never allocate. When full, CLOCK (second chance) picks the entry to evict.
+// against exactly what the peer has. Bounded: capacity is fixed at creation (default 512 MiB, the
+// hot set of a 4 GiB guest) and the page arena and index are allocated once; lookups and stores are
+// O(1) and never allocate. When full, CLOCK (second chance) picks the entry to evict.
 //
 // Single-threaded: owned by one encoder on one dataplane lcore.
 #pragma once
@@ -96,7 +96,7 @@ class DeltaCache {
   std::vector<Slot> slots_;
   std::vector<IndexEntry> index_;  // open addressing, linear probing, load factor <= 1/2
   std::size_t index_mask_ = 0;
-  int index_shift_ = 0;            // 64 - log2(index size), for Fibonacci hashing
+  int index_shift_ = 0;  // 64 - log2(index size), for Fibonacci hashing
   std::vector<uint32_t> free_slots_;
   std::size_t clock_hand_ = 0;
   DeltaCacheStats stats_;

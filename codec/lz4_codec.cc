@@ -30,9 +30,9 @@ Result<void> Lz4Codec::Decode(std::span<const std::byte> payload, const std::byt
     return MakeError(Errc::kCorrupt, "lz4 page payload is {} bytes, expected 1..{}", payload.size(),
                      kPageSize - 1);
   // decompress_safe reads only payload and writes only out, whatever the bytes say.
-  const int produced = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()),
-                                           reinterpret_cast<char*>(out.data()),
-                                           static_cast<int>(payload.size()), static_cast<int>(kPageSize));
+  const int produced = LZ4_decompress_safe(
+      reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(out.data()),
+      static_cast<int>(payload.size()), static_cast<int>(kPageSize));
   if (produced < 0)
     return MakeError(Errc::kCorrupt, "lz4 page payload ({} bytes) is not a valid block",
                      payload.size());

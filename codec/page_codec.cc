@@ -37,9 +37,7 @@ const char* CodecName(CodecId id) {
   return ops != nullptr ? ops->name : "invalid";
 }
 
-const CodecOps* FindCodec(uint8_t raw) {
-  return IsValidCodecId(raw) ? &kCodecTable[raw] : nullptr;
-}
+const CodecOps* FindCodec(uint8_t raw) { return IsValidCodecId(raw) ? &kCodecTable[raw] : nullptr; }
 
 const CodecOps* FindCodec(CodecId id) { return FindCodec(static_cast<uint8_t>(id)); }
 

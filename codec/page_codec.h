@@ -1,9 +1,9 @@
 // Page codecs: how one 4 KiB guest page travels to the peer.
 //
-// A codec is a pair of functions (encode, decode) in a table indexed by CodecId, one file per codec,
-// so that the sender's loop and the receiver's decoder stay free of per-codec branches. The CodecId is
-// carried on the wire (one byte in the link layer's PAGE record); the payload grammars and the bound
-// are documented in docs/PROTOCOL.md, section "Page codecs".
+// A codec is a pair of functions (encode, decode) in a table indexed by CodecId, one file per
+// codec, so that the sender's loop and the receiver's decoder stay free of per-codec branches. The
+// CodecId is carried on the wire (one byte in the link layer's PAGE record); the payload grammars
+// and the bound are documented in docs/PROTOCOL.md, section "Page codecs".
 //
 // The bound: an encoded payload is never longer than kPageSize. Compressing codecs must produce
 // strictly fewer than kPageSize bytes; when they cannot, they return Errc::kNoGain (having written
@@ -44,7 +44,7 @@ const char* CodecName(CodecId id);  // "raw", "zero", "xor-delta", "lz4"; "inval
 struct EncodedPage {
   CodecId codec = CodecId::kRaw;
   uint32_t length = 0;        // payload bytes written to the caller's `out`
-  uint64_t base_version = 0;  // kXorDelta only: the version (epoch) of the page the delta is against
+  uint64_t base_version = 0;  // kXorDelta only: the version (epoch) the delta is against
 };
 
 // Scratch state owned by one encoder (single-threaded), so that codecs neither allocate on the fast
@@ -65,17 +65,17 @@ class CodecWorkspace {
   void* lz4_state_ = nullptr;
 };
 
-// Encodes `page` into `out` and returns the payload length. `base` is the peer's copy of the page for
-// codecs that need one (needs_base) and ignored otherwise. Fails with kNoGain when the payload would
-// not fit min(out.size(), bound) where bound is kPageSize for raw and kPageSize - 1 for the others;
-// never writes past out.
+// Encodes `page` into `out` and returns the payload length. `base` is the peer's copy of the page
+// for codecs that need one (needs_base) and ignored otherwise. Fails with kNoGain when the payload
+// would not fit min(out.size(), bound) where bound is kPageSize for raw and kPageSize - 1 for the
+// others; never writes past out.
 using EncodeFn = Result<uint32_t> (*)(ConstPageSpan page, const std::byte* base,
                                       std::span<std::byte> out, CodecWorkspace& workspace);
 
-// Decodes an untrusted payload into `out`. `base` is required when needs_base and must then be either
-// exactly out.data() (decode in place) or not overlap out at all. On error, returns kCorrupt (or
-// kInvalidArgument for caller mistakes) and the contents of `out` are unspecified -- except that an
-// in-place delta leaves the base untouched on error.
+// Decodes an untrusted payload into `out`. `base` is required when needs_base and must then be
+// either exactly out.data() (decode in place) or not overlap out at all. On error, returns kCorrupt
+// (or kInvalidArgument for caller mistakes) and the contents of `out` are unspecified -- except
+// that an in-place delta leaves the base untouched on error.
 using DecodeFn = Result<void> (*)(std::span<const std::byte> payload, const std::byte* base,
                                   PageSpan out);
 
@@ -87,8 +87,8 @@ struct CodecOps {
   DecodeFn decode;
 };
 
-// The kNoGain result of an encoder. The message is just the codec name: short enough for the string's
-// inline buffer, so falling back to the next codec never allocates.
+// The kNoGain result of an encoder. The message is just the codec name: short enough for the
+// string's inline buffer, so falling back to the next codec never allocates.
 inline Error NoGain(const char* codec_name) { return Error{Errc::kNoGain, codec_name, 0}; }
 
 // The codec table. nullptr for an id outside the enum (e.g. a byte read off the wire).

@@ -20,8 +20,9 @@ Result<void> CheckDeltaBase(uint64_t gfn, uint64_t wire_base_version,
     return MakeError(Errc::kState, "gfn {:#x}: delta against version {} but no local copy", gfn,
                      wire_base_version);
   if (*local_version != wire_base_version)
-    return MakeError(Errc::kState, "gfn {:#x}: delta against version {} but local copy is version {}",
-                     gfn, wire_base_version, *local_version);
+    return MakeError(Errc::kState,
+                     "gfn {:#x}: delta against version {} but local copy is version {}", gfn,
+                     wire_base_version, *local_version);
   return Ok();
 }
 

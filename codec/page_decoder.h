@@ -1,6 +1,7 @@
-// The receiver's side of the page codecs. The receiver keeps no cache of its own: a delta is decoded
-// against its latest copy of the page (staged or committed), and it must first check that this copy
-// is the version the sender encoded against (CheckDeltaBase). See docs/PROTOCOL.md "Page codecs".
+// The receiver's side of the page codecs. The receiver keeps no cache of its own: a delta is
+// decoded against its latest copy of the page (staged or committed), and it must first check that
+// this copy is the version the sender encoded against (CheckDeltaBase). See docs/PROTOCOL.md "Page
+// codecs".
 #pragma once
 
 #include <array>
@@ -14,8 +15,8 @@ namespace replink::codec {
 
 // Decodes one untrusted payload. `codec` may hold any byte read off the wire. `base` is the
 // receiver's latest copy of the page or nullptr if it has none; only kXorDelta uses it (and may be
-// given out.data() to decode in place). Errors: kCorrupt for an unknown codec or a malformed payload,
-// kState for a delta without a base, kInvalidArgument for overlapping buffers.
+// given out.data() to decode in place). Errors: kCorrupt for an unknown codec or a malformed
+// payload, kState for a delta without a base, kInvalidArgument for overlapping buffers.
 Result<void> DecodePage(CodecId codec, std::span<const std::byte> payload, const std::byte* base,
                         PageSpan out);
 

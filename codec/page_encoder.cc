@@ -36,16 +36,17 @@ Result<EncodedPage> PageEncoder::Encode(uint64_t gfn, ConstPageSpan page, uint64
       base = entry->page;
       base_version = entry->version;
     }
+    // Only a payload smaller than the best so far is of use: a tighter span lets codecs give up
+    // sooner (xor-delta stops as soon as it runs out of room).
     const bool into_spare = best && !best_in_spare;
-    auto length = ops->encode(page, base, into_spare ? spare : out.first(kPageSize), workspace_);
+    // best->length > good_enough >= 0, so room >= 0.
+    const std::size_t room = best ? best->length - 1 : kPageSize;
+    auto target = (into_spare ? spare : out).first(room);
+    auto length = ops->encode(page, base, target, workspace_);
     if (!length.ok()) {
       if (length.error().code != Errc::kNoGain)
         return WithContext(std::move(length).error(), fmt::format("encode gfn {:#x}", gfn));
       ++counters_[static_cast<std::size_t>(id)].no_gain;
-      continue;
-    }
-    if (best && *length >= best->length) {
-      ++counters_[static_cast<std::size_t>(id)].outdone;
       continue;
     }
     if (best) ++counters_[static_cast<std::size_t>(best->codec)].outdone;

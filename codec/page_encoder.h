@@ -1,12 +1,14 @@
 // PageEncoder: the sender's side of the page codecs.
 //
 // For each page it tries the codecs of a plan (from a CodecPolicy) in order, stopping at the first
-// payload of at most plan.good_enough() bytes and otherwise sending the smallest (raw if none fits),
-// and records the page in its DeltaCache as the peer's copy at version = epoch, so the next delta of
-// that page is against exactly what the peer will hold. Hence a contract with the caller: every page
-// this encoder returns reaches the peer in order, or the link is reset and ResetPeerState() called.
+// payload of at most plan.good_enough() bytes and otherwise sending the smallest (raw if none
+// fits), and records the page in its DeltaCache as the peer's copy at version = epoch, so the next
+// delta of that page is against exactly what the peer will hold. Hence a contract with the caller:
+// every page this encoder returns reaches the peer in order, or the link is reset and
+// ResetPeerState() called.
 //
-// Single-threaded (one per protected VM stream, on one dataplane lcore); counters are plain integers.
+// Single-threaded (one per protected VM stream, on one dataplane lcore); counters are plain
+// integers.
 #pragma once
 
 #include <array>
@@ -24,8 +26,8 @@ struct CodecCounters {
   uint64_t pages = 0;      // pages sent with this codec
   uint64_t bytes_in = 0;   // page bytes those pages hold (pages * kPageSize)
   uint64_t bytes_out = 0;  // payload bytes produced for them
-  uint64_t no_gain = 0;    // attempts that could not beat raw, so the plan moved on
-  uint64_t outdone = 0;    // attempts that fitted but another codec of the plan made less
+  uint64_t no_gain = 0;    // attempts with no payload smaller than raw and any earlier candidate
+  uint64_t outdone = 0;    // payloads made but beaten by a later codec of the plan
 };
 
 class PageEncoder {
@@ -39,9 +41,10 @@ class PageEncoder {
 
   // Encodes `page` (guest frame `gfn`, captured in `epoch`) into `out`, which must hold kPageSize
   // bytes so the raw fallback always fits. kXorDelta is skipped when the page is not cached.
-  // Errors: kInvalidArgument for a short `out` or an epoch older than the cached version of the page.
-  Result<EncodedPage> Encode(uint64_t gfn, ConstPageSpan page, uint64_t epoch, const CodecPlan& plan,
-                             std::span<std::byte> out);
+  // Errors: kInvalidArgument for a short `out` or an epoch older than the cached version of the
+  // page.
+  Result<EncodedPage> Encode(uint64_t gfn, ConstPageSpan page, uint64_t epoch,
+                             const CodecPlan& plan, std::span<std::byte> out);
 
   // The peer's state is unknown (link reset, peer restart): forget every base.
   void ResetPeerState() { cache_.Clear(); }

@@ -7,9 +7,10 @@
 namespace replink::codec {
 
 struct RawCodec {
-  static Result<uint32_t> Encode(ConstPageSpan page, const std::byte* base, std::span<std::byte> out,
-                                 CodecWorkspace& workspace);
-  static Result<void> Decode(std::span<const std::byte> payload, const std::byte* base, PageSpan out);
+  static Result<uint32_t> Encode(ConstPageSpan page, const std::byte* base,
+                                 std::span<std::byte> out, CodecWorkspace& workspace);
+  static Result<void> Decode(std::span<const std::byte> payload, const std::byte* base,
+                             PageSpan out);
 };
 
 }  // namespace replink::codec

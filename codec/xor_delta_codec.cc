@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 
 namespace replink::codec {
 namespace {
@@ -30,10 +30,11 @@ void BuildDiffMask(const std::byte* page, const std::byte* base, DiffMask& mask)
       mask[w] = 0;
       continue;
     }
-    const uint64_t equal = static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e0))) |
-                           static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e1))) << 16 |
-                           static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e2))) << 32 |
-                           static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e3))) << 48;
+    const uint64_t equal =
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e0))) |
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e1))) << 16 |
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e2))) << 32 |
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(e3))) << 48;
     mask[w] = ~equal;
   }
 }
@@ -104,9 +105,9 @@ void XorShortLiteral(std::byte* dst, const std::byte* a, const std::byte* b) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), x);
 }
 
-// dst[0..n) ^= lit[0..n) for n <= 16 in one 16-byte operation: bytes from n on are XOR-ed with zero,
-// i.e. rewritten unchanged. Reads and writes 16 bytes at dst and reads 16 at lit: the caller checks
-// that both lie inside their buffers.
+// dst[0..n) ^= lit[0..n) for n <= 16 in one 16-byte operation: bytes from n on are XOR-ed with
+// zero, i.e. rewritten unchanged. Reads and writes 16 bytes at dst and reads 16 at lit: the caller
+// checks that both lie inside their buffers.
 void XorIntoShort(std::byte* dst, const std::byte* lit, std::size_t n) {
   const __m128i index = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m128i keep = _mm_cmpgt_epi8(_mm_set1_epi8(static_cast<char>(n)), index);
@@ -165,9 +166,10 @@ Result<void> Validate(std::span<const std::byte> payload) {
       return MakeError(Errc::kCorrupt, "xor-delta payload: empty literal in token at byte {}",
                        token_at);
     if (zero_run > kPageSize - pos || literal_len > kPageSize - pos - zero_run)
-      return MakeError(Errc::kCorrupt,
-                       "xor-delta payload: token at byte {} runs past the page (offset {} + {} + {})",
-                       token_at, pos, zero_run, literal_len);
+      return MakeError(
+          Errc::kCorrupt,
+          "xor-delta payload: token at byte {} runs past the page (offset {} + {} + {})", token_at,
+          pos, zero_run, literal_len);
     if (literal_len > in.size - in.at)
       return MakeError(Errc::kCorrupt,
                        "xor-delta payload: literal of {} bytes at byte {} but only {} left",
@@ -184,8 +186,8 @@ Result<uint32_t> XorDeltaCodec::Encode(ConstPageSpan page, const std::byte* base
   if (base == nullptr) return MakeError(Errc::kInvalidArgument, "xor-delta: no base page");
   DiffMask mask;
   BuildDiffMask(page.data(), base, mask);
-
   const std::size_t limit = std::min(out.size(), kPageSize - 1);
+
   std::byte* const begin = out.data();
   std::byte* const out_end = begin + out.size();
   std::byte* op = begin;
@@ -236,7 +238,7 @@ Result<void> XorDeltaCodec::Decode(std::span<const std::byte> payload, const std
   for (;;) {
     uint32_t zero_run = 0;
     uint32_t literal_len = 0;
-    in.Varint(zero_run);  // cannot fail: validated above
+    in.Varint(zero_run);   // cannot fail: validated above
     if (in.done()) break;  // the tail run
     in.Varint(literal_len);
     pos += zero_run;

@@ -76,10 +76,10 @@ TEST(CodecCorruptInput, XorDeltaHandCraftedViolations) {
   // Empty literal.
   ExpectCorrupt(CodecId::kXorDelta, Bytes({3, 0}), &base);
   // Runs past the page: zero run to the end leaves no room for a literal; a literal past the end.
-  ExpectCorrupt(CodecId::kXorDelta, Bytes({0x80, 0x20, 1, 7}), &base);          // zero_run 4096
-  ExpectCorrupt(CodecId::kXorDelta, Bytes({0xFF, 0x1F, 2, 7, 7}), &base);       // 4095 + 2
-  ExpectCorrupt(CodecId::kXorDelta, Bytes({0xFF, 0x7F, 1, 7}), &base);          // 16383
-  ExpectCorrupt(CodecId::kXorDelta, Bytes({0, 0x81, 0x20, 1}), &base);          // literal 4097
+  ExpectCorrupt(CodecId::kXorDelta, Bytes({0x80, 0x20, 1, 7}), &base);     // zero_run 4096
+  ExpectCorrupt(CodecId::kXorDelta, Bytes({0xFF, 0x1F, 2, 7, 7}), &base);  // 4095 + 2
+  ExpectCorrupt(CodecId::kXorDelta, Bytes({0xFF, 0x7F, 1, 7}), &base);     // 16383
+  ExpectCorrupt(CodecId::kXorDelta, Bytes({0, 0x81, 0x20, 1}), &base);     // literal 4097
   // Second token past the end after a valid first one.
   ExpectCorrupt(CodecId::kXorDelta, Bytes({0, 1, 9, 0xFF, 0x1F, 1, 9}), &base);  // 1 + 4095 + 1
   // Literal longer than the bytes left in the payload.
@@ -143,8 +143,9 @@ TEST(CodecCorruptInput, RandomBitFlipsAndGarbage) {
     Rng rng(seed);
     const Page base = testing::StructPage(rng);
     const Page changed = testing::SparseChange(base, rng, 1 + rng() % 60, 1 + rng() % 12);
-    const std::vector<std::byte> valid[] = {EncodeOrDie(CodecId::kXorDelta, changed, &base),
-                                            EncodeOrDie(CodecId::kLz4, testing::TextPage(rng), nullptr)};
+    const std::vector<std::byte> valid[] = {
+        EncodeOrDie(CodecId::kXorDelta, changed, &base),
+        EncodeOrDie(CodecId::kLz4, testing::TextPage(rng), nullptr)};
     const CodecId codecs[] = {CodecId::kXorDelta, CodecId::kLz4};
     for (int k = 0; k < 2; ++k) {
       for (int trial = 0; trial < 200; ++trial) {

@@ -11,8 +11,8 @@ namespace {
 using enum CodecId;
 
 TEST(CodecSetting, ParsesTheOperatorNames) {
-  for (CodecSetting s : {CodecSetting::kAuto, CodecSetting::kNone, CodecSetting::kLz4,
-                         CodecSetting::kDelta}) {
+  for (CodecSetting s :
+       {CodecSetting::kAuto, CodecSetting::kNone, CodecSetting::kLz4, CodecSetting::kDelta}) {
     auto parsed = ParseCodecSetting(CodecSettingName(s));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, s);

@@ -142,7 +142,8 @@ TEST(CodecTable, EncodersNeverWritePastTheOutputSpan) {
         const std::size_t out_size = rng() % (kPageSize + 1);
         std::vector<std::byte> buffer(out_size + 64, std::byte{0xA5});
         auto length = EncodeWith(ops, c, std::span(buffer.data(), out_size));
-        for (std::size_t i = out_size; i < buffer.size(); ++i) ASSERT_EQ(buffer[i], std::byte{0xA5});
+        for (std::size_t i = out_size; i < buffer.size(); ++i)
+          ASSERT_EQ(buffer[i], std::byte{0xA5});
         if (!length.ok()) {
           ASSERT_EQ(length.error().code, Errc::kNoGain);
           continue;
@@ -173,18 +174,19 @@ TEST(CodecTable, WorkspaceIsReusableAcrossPagesAndMoves) {
     ASSERT_TRUE(length.ok());
     auto payload = testing::ExactCopy(std::span(out.data(), *length));
     Page decoded;
-    ASSERT_TRUE(DecodePage(CodecId::kLz4, std::span(payload.get(), *length), nullptr,
-                           decoded.span())
-                    .ok());
+    ASSERT_TRUE(
+        DecodePage(CodecId::kLz4, std::span(payload.get(), *length), nullptr, decoded.span()).ok());
     ASSERT_EQ(decoded, page);
   }
   // A moved-from workspace still encodes (stateless fallback), in the same format.
   CodecWorkspace moved_to(std::move(ws));
   const Page page = testing::TextPage(rng);
-  auto length = FindCodec(CodecId::kLz4)->encode(page.span(), nullptr, out, ws);  // NOLINT(bugprone-use-after-move)
+  auto length = FindCodec(CodecId::kLz4)
+                    ->encode(page.span(), nullptr, out, ws);  // NOLINT(bugprone-use-after-move)
   ASSERT_TRUE(length.ok());
   Page decoded;
-  ASSERT_TRUE(DecodePage(CodecId::kLz4, std::span(out.data(), *length), nullptr, decoded.span()).ok());
+  ASSERT_TRUE(
+      DecodePage(CodecId::kLz4, std::span(out.data(), *length), nullptr, decoded.span()).ok());
   EXPECT_EQ(decoded, page);
 }
 

@@ -110,7 +110,7 @@ TEST(DeltaCache, ClockGivesRecentlyUsedPagesASecondChance) {
   // Full and every entry fresh: the hand clears all bits and evicts the oldest slot (gfn 1).
   ASSERT_TRUE(cache.Store(5, Filled(0).span(), 1).ok());
   EXPECT_FALSE(cache.Contains(1));
-  ASSERT_TRUE(cache.Lookup(3));                             // 3 is used again
+  ASSERT_TRUE(cache.Lookup(3));                           // 3 is used again
   ASSERT_TRUE(cache.Store(6, Filled(0).span(), 1).ok());  // evicts 2 (not used since the sweep)
   ASSERT_TRUE(cache.Store(7, Filled(0).span(), 1).ok());  // skips 3 (second chance), evicts 4
   EXPECT_FALSE(cache.Contains(2));

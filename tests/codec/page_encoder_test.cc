@@ -36,7 +36,8 @@ struct Receiver {
                      std::span<const std::byte> payload) {
     std::optional<PageDecoder::LocalCopy> local;
     auto it = copies.find(gfn);
-    if (it != copies.end()) local = PageDecoder::LocalCopy{it->second.page.data(), it->second.version};
+    if (it != copies.end())
+      local = PageDecoder::LocalCopy{it->second.page.data(), it->second.version};
     Page out;
     REPLINK_TRY(decoder.Decode(gfn, static_cast<uint8_t>(encoded.codec), encoded.base_version,
                                payload, local, out.span()));
@@ -104,8 +105,9 @@ TEST(PageEncoder, SenderAndReceiverStayInSyncOverManyEpochs) {
     EXPECT_GT(encoder.counters(kZero).pages, 0u);
     EXPECT_GT(encoder.counters(kLz4).pages, 0u);
     EXPECT_GT(encoder.counters(kRaw).pages, 0u);
-    EXPECT_EQ(receiver.decoder.counters().rejected_base + receiver.decoder.counters().rejected_corrupt,
-              0u);
+    EXPECT_EQ(
+        receiver.decoder.counters().rejected_base + receiver.decoder.counters().rejected_corrupt,
+        0u);
   }
 }
 

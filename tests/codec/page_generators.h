@@ -70,8 +70,9 @@ inline Page ZeroPage() { return Page{}; }
 // English-like text: what LZ4 compresses well (heap strings, config files, logs).
 inline Page TextPage(Rng& rng) {
   static constexpr std::string_view kWords[] = {
-      "the ", "replica ", "epoch ", "commit ", "of ", "page ", "guest ", "and ", "a ", "link ",
-      "checkpoint ", "to ", "in ", "dirty ", "memory ", "vcpu ", "\n", "state, ", "is ", "sent. "};
+      "the ",    "replica ", "epoch ", "commit ",     "of ", "page ", "guest ",
+      "and ",    "a ",       "link ",  "checkpoint ", "to ", "in ",   "dirty ",
+      "memory ", "vcpu ",    "\n",     "state, ",     "is ", "sent. "};
   Page page;
   std::size_t i = 0;
   while (i < kPageSize) {

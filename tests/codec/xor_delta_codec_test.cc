@@ -64,7 +64,8 @@ struct Encoded {
 Encoded Encode(const Page& page, const Page& base, std::size_t out_size = kPageSize) {
   CodecWorkspace ws;
   std::vector<std::byte> buffer(out_size + 16, std::byte{0xEE});
-  auto length = XorDeltaCodec::Encode(page.span(), base.data(), std::span(buffer.data(), out_size), ws);
+  auto length =
+      XorDeltaCodec::Encode(page.span(), base.data(), std::span(buffer.data(), out_size), ws);
   for (std::size_t i = out_size; i < buffer.size(); ++i) EXPECT_EQ(buffer[i], std::byte{0xEE}) << i;
   Encoded e{std::move(length), {}};
   if (e.length.ok()) e.bytes.assign(buffer.begin(), buffer.begin() + *e.length);
@@ -102,16 +103,16 @@ TEST(XorDeltaCodec, UnchangedPageIsJustTheTailRun) {
 TEST(XorDeltaCodec, KnownEncodingOfTwoChanges) {
   Page base;
   Page page;
-  page[5] = std::byte{0x11};     // zero_run 5, literal 1
-  page[200] = std::byte{0x22};   // zero_run 194 (two-byte varint), literal 3 (gap of 2 stays inside)
+  page[5] = std::byte{0x11};    // zero_run 5, literal 1
+  page[200] = std::byte{0x22};  // zero_run 194 (two-byte varint), literal 3 (gap of 2 stays inside)
   page[202] = std::byte{0x33};
   const Encoded e = Encode(page, base);
   ASSERT_TRUE(e.length.ok());
   // Tail run: 4096 - 203 = 3893 = 0x35 + (0x1E << 7).
-  const std::vector<std::byte> expected = {
-      std::byte{5},    std::byte{1},    std::byte{0x11},                                  //
-      std::byte{0xC2}, std::byte{0x01}, std::byte{3},    std::byte{0x22}, std::byte{0},  //
-      std::byte{0x33}, std::byte{0xB5}, std::byte{0x1E}};
+  const std::vector<std::byte> expected = {std::byte{5},    std::byte{1},    std::byte{0x11},  //
+                                           std::byte{0xC2}, std::byte{0x01}, std::byte{3},
+                                           std::byte{0x22}, std::byte{0},  //
+                                           std::byte{0x33}, std::byte{0xB5}, std::byte{0x1E}};
   EXPECT_EQ(e.bytes, expected);
 }
 
@@ -205,8 +206,8 @@ TEST(XorDeltaCodec, DecodesInPlace) {
 TEST(XorDeltaCodec, RejectsOverlappingBaseAndOut) {
   std::vector<std::byte> two_pages(2 * kPageSize);
   const std::vector<std::byte> payload = {std::byte{0}, std::byte{1}, std::byte{1}};
-  auto r = XorDeltaCodec::Decode(payload, two_pages.data() + 100,
-                                 PageSpan(two_pages.data(), kPageSize));
+  auto r =
+      XorDeltaCodec::Decode(payload, two_pages.data() + 100, PageSpan(two_pages.data(), kPageSize));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
 }
