@@ -38,6 +38,20 @@ std::span<std::byte> BuildControlFrame(const LinkEncapsulation& encap, std::span
   return SealFrame(encap, buffer, header, payload.size());
 }
 
+std::span<std::byte> BuildAckFrame(const LinkEncapsulation& encap, std::span<std::byte> buffer,
+                                   uint32_t stream_id, uint32_t session_id, const AckFields& ack,
+                                   bool ack_request) {
+  LinkHeader header{};
+  header.type = static_cast<uint8_t>(FrameType::kAck);
+  header.stream_id = stream_id;
+  ApplyStamp(header, FrameStamp{session_id, ack, ack_request});
+  if (ack.committed_epoch) {
+    header.flags |= kFlagCommitValid;
+    header.epoch = *ack.committed_epoch;
+  }
+  return SealFrame(encap, buffer, header, 0);
+}
+
 void RestampFrame(const LinkEncapsulation& encap, std::span<std::byte> frame,
                   const FrameStamp& stamp) {
   std::span<std::byte> link_frame = frame.subspan(encap.header_size());

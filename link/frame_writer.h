@@ -103,6 +103,12 @@ std::span<std::byte> BuildControlFrame(const LinkEncapsulation& encap, std::span
                                        const LinkHeader& header,
                                        std::span<const std::byte> payload);
 
+// A standalone ACK frame for `stream_id`: the ack fields, COMMIT_VALID with the committed epoch when
+// `ack` has one, and ACK_REQUEST when this is a probe.
+std::span<std::byte> BuildAckFrame(const LinkEncapsulation& encap, std::span<std::byte> buffer,
+                                   uint32_t stream_id, uint32_t session_id, const AckFields& ack,
+                                   bool ack_request = false);
+
 // Retransmission of a sealed frame: refreshes stamp fields in place and recomputes the CRC. The
 // sequence number and records do not change.
 void RestampFrame(const LinkEncapsulation& encap, std::span<std::byte> frame,

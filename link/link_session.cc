@@ -131,7 +131,7 @@ FrameFault LinkSession::OnReset(const FrameView& frame) {
     return FrameFault::kNone;
   }
   if (known != peer_resets_.end()) peer_resets_.erase(known);
-  peer_resets_.push_back({stream, frame.header.seq, 0, false, false});
+  peer_resets_.push_back({stream, reason, frame.header.seq, 0, false, false});
   Push({.kind = SessionEvent::Kind::kStreamReset, .stream_id = stream,
         .peer_resume_seq = frame.header.seq, .reason = reason});
   return FrameFault::kNone;
@@ -225,7 +225,7 @@ std::span<std::byte> LinkSession::PollTransmit(uint64_t now_ns, std::span<std::b
       if (!r.reply_due) continue;
       r.reply_due = false;
       ++counters_.reset_replies_sent;
-      ResetPayload p{static_cast<uint32_t>(ResetReason::kResync), 0};
+      ResetPayload p{static_cast<uint32_t>(r.reason), 0};  // the reply echoes the reason
       return Control(buffer, FrameType::kReset, kFlagReply, r.stream_id, r.our_resume_seq,
                      agreement_.session_id, std::as_bytes(std::span(&p, 1)));
     }

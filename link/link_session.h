@@ -121,6 +121,7 @@ class LinkSession {
   };
   struct PeerReset {  // RESET we received: answered once the owner has reset the stream
     uint32_t stream_id;
+    ResetReason reason;
     uint64_t peer_resume_seq;
     uint64_t our_resume_seq;
     bool answered;

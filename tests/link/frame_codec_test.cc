@@ -395,6 +395,18 @@ TEST_F(FrameRules, ControlFrames) {
   frame = BuildControlFrame(encap_, buf, h, {});
   EXPECT_NE(reader_.Inspect(FrameBytes(frame.begin() + 14, frame.end()), &v), FrameFault::kNone);
 
+  AckFields probe{12, 0b10, 30, 9};
+  frame = BuildAckFrame(encap_, buf, 5, 0x77, probe, true);
+  ASSERT_EQ(reader_.Inspect(FrameBytes(frame.begin() + 14, frame.end()), &v), FrameFault::kNone);
+  EXPECT_EQ(v.header.flags, kFlagAckValid | kFlagAckRequest | kFlagCommitValid);
+  EXPECT_EQ(v.header.stream_id, 5u);
+  EXPECT_EQ(v.header.session_id, 0x77u);
+  EXPECT_EQ(AckFromHeader(v.header), std::optional<AckFields>(probe));
+  frame = BuildAckFrame(encap_, buf, 5, 0x77, AckFields{12, 0, 30, std::nullopt});
+  ASSERT_EQ(reader_.Inspect(FrameBytes(frame.begin() + 14, frame.end()), &v), FrameFault::kNone);
+  EXPECT_EQ(v.header.flags, kFlagAckValid);
+  EXPECT_EQ(v.header.epoch, 0u);
+
   LinkHeader hb{};
   hb.type = static_cast<uint8_t>(FrameType::kHeartbeat);
   HeartbeatPayload p{1, 2, 3, 4};

@@ -206,7 +206,7 @@ TEST_F(SessionPair, StreamResetHandshakeSurvivesLoss) {
     if (h.flags & kFlagReply) return replies_dropped++ == 0;
     return resets_dropped++ == 0;
   };
-  a_->session.RequestStreamReset(1, 500, ResetReason::kResync, now_);
+  a_->session.RequestStreamReset(1, 500, ResetReason::kOperator, now_);
   EXPECT_TRUE(a_->session.reset_pending(1));
   // B's owner answers every kStreamReset it sees.
   for (int i = 0; i < 2000 && a_->session.reset_pending(1); ++i) {
@@ -226,6 +226,7 @@ TEST_F(SessionPair, StreamResetHandshakeSurvivesLoss) {
     return e.kind == SessionEvent::Kind::kStreamResetDone;
   });
   EXPECT_EQ(done->peer_resume_seq, 900u);
+  EXPECT_EQ(done->reason, ResetReason::kOperator);
   EXPECT_GE(a_->session.counters().resets_sent, 2u);
   EXPECT_GE(b_->session.counters().reset_replies_sent, 2u);
 }

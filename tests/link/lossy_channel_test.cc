@@ -149,11 +149,8 @@ TEST_P(LossyChannelTest, ExactlyOnceInOrderDelivery) {
         ++next_epoch_to_expect;
     }
     if (sender.ProbeDue(now)) {
-      LinkHeader h{};
-      h.type = static_cast<uint8_t>(FrameType::kAck);
-      h.stream_id = kStream;
-      ApplyStamp(h, FrameStamp{kSession, a_reverse.CurrentAck(), true});
-      forward.Send(BuildControlFrame(encap_a, probe_buffer, h, {}), now);
+      forward.Send(BuildAckFrame(encap_a, probe_buffer, kStream, kSession, a_reverse.CurrentAck(), true),
+                   now);
       sender.OnProbeSent(now);
     }
 
@@ -212,16 +209,7 @@ TEST_P(LossyChannelTest, ExactlyOnceInOrderDelivery) {
       ASSERT_EQ(cursor.fault(), FrameFault::kNone);
     }
     if (receiver.AckDue(now)) {
-      LinkHeader h{};
-      h.type = static_cast<uint8_t>(FrameType::kAck);
-      h.stream_id = kStream;
-      AckFields ack = receiver.CurrentAck();
-      if (ack.committed_epoch) {
-        h.flags |= kFlagCommitValid;
-        h.epoch = *ack.committed_epoch;
-      }
-      ApplyStamp(h, FrameStamp{kSession, ack, false});
-      reverse.Send(BuildControlFrame(encap_b, ack_buffer, h, {}), now);
+      reverse.Send(BuildAckFrame(encap_b, ack_buffer, kStream, kSession, receiver.CurrentAck()), now);
       receiver.OnAckSent(now, true);
     }
 
