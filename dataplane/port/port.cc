@@ -38,12 +38,19 @@ rte_ether_addr ToEtherAddr(const config::MacAddress& mac) {
   return addr;
 }
 
-// The memif buffer size in effect (devarg or the driver's default).
-Result<uint64_t> MemifBufferSize(const config::PortConfig& config) {
-  if (!config.is_vdev()) return uint64_t{0};
+struct MemifFacts {
+  uint64_t buffer_size = 0;  // bsize in effect (devarg or the driver's default); 0: not memif
+  bool client = false;
+};
+
+Result<MemifFacts> ReadMemifFacts(const config::PortConfig& config) {
+  MemifFacts facts;
+  if (!config.is_vdev()) return facts;
   REPLINK_ASSIGN_OR_RETURN(config::DeviceArguments args, config::ParseDeviceArguments(config.vdev));
-  if (args.DriverName() != "net_memif") return uint64_t{0};
-  return args.GetUnsigned("bsize", 2048);
+  if (args.DriverName() != "net_memif") return facts;
+  REPLINK_ASSIGN_OR_RETURN(facts.buffer_size, args.GetUnsigned("bsize", 2048));
+  facts.client = args.Get("role") == "client";
+  return facts;
 }
 
 }  // namespace
@@ -92,9 +99,10 @@ Result<void> Port::Configure(const config::PortConfig& config, const PortOptions
   int socket = rte_eth_dev_socket_id(port_id);
   info_.socket_id = socket < 0 ? SOCKET_ID_ANY : socket;
 
-  REPLINK_ASSIGN_OR_RETURN(uint64_t memif_bsize, MemifBufferSize(config));
+  REPLINK_ASSIGN_OR_RETURN(MemifFacts memif, ReadMemifFacts(config));
+  memif_client_ = memif.client;
   DeviceFrameCaps caps{info_.driver, dev_info.max_rx_pktlen, dev_info.min_mtu, dev_info.max_mtu,
-                       memif_bsize};
+                       memif.buffer_size};
   auto limits = ComputeFrameLimits(config.mtu, caps);
   if (!limits.ok()) return WithContext(std::move(limits).error(), fmt::format("port {}", name));
   info_.mtu = limits->ethdev_mtu;
@@ -214,16 +222,32 @@ LinkStatus Port::Link() const {
   return status;
 }
 
-Result<void> Port::WaitForLinkUp(std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!Link().up) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+Result<void> Port::Restart() {
+  Stop();
+  return Start();
+}
+
+Result<void> Port::WaitForLinkUp(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + timeout;
+  auto next_restart = Clock::now() + kReconnectInterval;
+  std::string last_start_error;
+  while (!(started_ && Link().up)) {
+    auto now = Clock::now();
+    if (now >= deadline) {
       std::string hint = info_.driver == "net_memif"
                              ? " (memif: is the peer process up, on the same socket path, with "
                                "the opposite role?)"
                              : "";
+      if (!last_start_error.empty()) hint += "; last start attempt: " + last_start_error;
       return MakeError(Errc::kTimeout, "port {}: link still down after {} ms{}", info_.name,
                        timeout.count(), hint);
+    }
+    bool retry = !started_ || (memif_client_ && now >= next_restart);
+    if (retry) {
+      auto started = Restart();
+      if (!started.ok()) last_start_error = started.error().message;
+      next_restart = now + kReconnectInterval;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -65,8 +65,16 @@ class Port final : public PortIo {
   bool started() const { return started_; }
 
   LinkStatus Link() const;
-  // Polls the link every few milliseconds; kTimeout with a hint when it stays down.
-  Result<void> WaitForLinkUp(std::chrono::milliseconds timeout) const;
+  // Waits for the link, starting the port if needed. A memif client connects only at start and
+  // never retries: when its server was not listening yet, or was not started yet (it then drops
+  // the connection), the link would stay down forever, so this restarts the port every
+  // kReconnectInterval until the link comes up. kTimeout with a hint when it stays down.
+  Result<void> WaitForLinkUp(std::chrono::milliseconds timeout);
+  // Stop + Start. Reconnects a memif client whose server went away and came back. Like Start
+  // and Stop, only while no lcore is bursting on this port.
+  Result<void> Restart();
+
+  static constexpr std::chrono::milliseconds kReconnectInterval{250};
 
   uint16_t RxBurst(std::span<rte_mbuf*> out) override;
   uint16_t TxBurst(uint16_t queue, std::span<rte_mbuf*> frames) override;
@@ -85,6 +93,7 @@ class Port final : public PortIo {
   rte_mempool* pool_ = nullptr;
   bool open_ = false;
   bool started_ = false;
+  bool memif_client_ = false;  // connects on start only; see WaitForLinkUp
 };
 
 }  // namespace replink::port
