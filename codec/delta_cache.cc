@@ -104,7 +104,6 @@ uint32_t DeltaCache::TakeSlot() {
       continue;
     }
     RemoveIndexAt(FindIndexPos(s.gfn));
-    s.used = false;
     ++stats_.evictions;
     stats_.bytes -= kPageSize;
     return slot;
@@ -143,7 +142,7 @@ Result<void> DeltaCache::Store(uint64_t gfn, ConstPageSpan page, uint64_t versio
   std::size_t free_pos = Home(gfn);
   while (index_[free_pos].slot != IndexEntry::kEmpty) free_pos = (free_pos + 1) & index_mask_;
   index_[free_pos] = IndexEntry{gfn, slot};
-  slots_[slot] = Slot{gfn, version, true, true};
+  slots_[slot] = Slot{gfn, version, true};
   std::memcpy(PageOf(slot), page.data(), kPageSize);
   ++stats_.inserts;
   stats_.bytes += kPageSize;

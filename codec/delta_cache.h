@@ -70,7 +70,6 @@ class DeltaCache {
   struct Slot {
     uint64_t gfn = 0;
     uint64_t version = 0;
-    bool used = false;
     bool referenced = false;  // CLOCK's second-chance bit
   };
   struct IndexEntry {
