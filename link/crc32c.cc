@@ -40,8 +40,6 @@ bool DetectHardware() {
 #endif
 }
 
-const bool kHardware = DetectHardware();
-
 }  // namespace
 
 uint32_t Crc32cPortable(std::span<const std::byte> bytes, uint32_t previous) {
@@ -86,10 +84,13 @@ uint32_t Crc32cHardware(std::span<const std::byte> bytes, uint32_t previous) {
 }
 #endif
 
-bool Crc32cHardwareAvailable() { return kHardware; }
+bool Crc32cHardwareAvailable() {
+  static const bool available = DetectHardware();  // once, thread-safe
+  return available;
+}
 
 uint32_t Crc32c(std::span<const std::byte> bytes, uint32_t previous) {
-  return kHardware ? Crc32cHardware(bytes, previous) : Crc32cPortable(bytes, previous);
+  return Crc32cHardwareAvailable() ? Crc32cHardware(bytes, previous) : Crc32cPortable(bytes, previous);
 }
 
 }  // namespace replink::link
