@@ -65,7 +65,8 @@ struct RegionIdentity {
   uint32_t features;       // FeatureBits
   uint32_t shim_pid;       // for the operator
   uint64_t first_epoch;    // the epoch number of the first EPOCH_BEGIN in this region
-  uint8_t reserved[112];   // zero; for compatible additions
+  uint32_t device_count;   // every DEVICE_STATE index is < device_count (<= 256)
+  uint8_t reserved[108];   // zero; for compatible additions
 };
 static_assert(sizeof(RegionIdentity) == 256);
 

@@ -14,7 +14,6 @@ using namespace capture_abi;
 // Bounds on blob and disk-write records (one record never needs more; bigger ones are rejected).
 constexpr uint32_t kMaxBlobBytes = 1u << 20;
 constexpr uint32_t kMaxDiskWriteBytes = 1u << 20;  // the link protocol's bound too
-constexpr uint32_t kMaxDeviceIndex = 255;
 
 std::atomic_ref<uint64_t> Index(IndexLine& line) { return std::atomic_ref<uint64_t>(line.value); }
 
@@ -125,7 +124,7 @@ Result<CaptureRecord> CaptureRingReader::Validate(const CaptureDescriptor& d) {
       break;
     case RecordType::kVcpuState:
     case RecordType::kDeviceState: {
-      uint32_t limit = type == RecordType::kVcpuState ? identity_.vcpu_count : kMaxDeviceIndex + 1;
+      uint32_t limit = type == RecordType::kVcpuState ? identity_.vcpu_count : identity_.device_count;
       if (d.index >= limit) return MakeError(Errc::kCorrupt, "{} index {} >= {}", RecordTypeName(type), d.index, limit);
       if (d.length == 0 || d.length > kMaxBlobBytes)
         return MakeError(Errc::kCorrupt, "{} of {} bytes (max {})", RecordTypeName(type), d.length, kMaxBlobBytes);

@@ -64,6 +64,7 @@ Result<CaptureRingWriter> CaptureRingWriter::Create(const CaptureRingParams& p) 
   id.features = kFeatureDoorbellEventfd;
   id.shim_pid = static_cast<uint32_t>(getpid());
   id.first_epoch = p.first_epoch;
+  id.device_count = p.device_count;
 
   w.shim_doorbell_ = Doorbell(&h->shim_doorbell);
   w.sq_ = reinterpret_cast<CaptureDescriptor*>(w.region_.data() + g.sq_offset);
@@ -259,6 +260,8 @@ Result<void> CaptureRingWriter::PushBlob(RecordType type, uint16_t index, std::s
   if (bytes.empty()) return MakeError(Errc::kInvalidArgument, "empty {} blob", RecordTypeName(type));
   if (type == RecordType::kVcpuState && index >= header()->identity.vcpu_count)
     return MakeError(Errc::kInvalidArgument, "vcpu {} beyond vcpu_count", index);
+  if (type == RecordType::kDeviceState && index >= header()->identity.device_count)
+    return MakeError(Errc::kInvalidArgument, "device {} beyond device_count", index);
   CaptureDescriptor d{};
   d.type = static_cast<uint8_t>(type);
   d.index = index;

@@ -24,6 +24,7 @@ struct CaptureRingParams {
   uint32_t vcpu_count = 1;
   uint32_t disk_count = 0;
   uint64_t disk_sectors = 0;
+  uint32_t device_count = 0;
   uint32_t slot_count = 16384;  // 64 MiB of page slots
   uint32_t sq_entries = 32768;
   uint32_t cq_entries = 1024;

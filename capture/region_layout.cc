@@ -62,6 +62,8 @@ Result<void> ValidateIdentity(const capture_abi::RegionIdentity& id, uint64_t ma
     return MakeError(Errc::kCorrupt, "guest_pages {} out of range", id.guest_pages);
   if (id.vcpu_count == 0 || id.vcpu_count > 4096)
     return MakeError(Errc::kCorrupt, "vcpu_count {} out of range [1, 4096]", id.vcpu_count);
+  if (id.device_count > 256)
+    return MakeError(Errc::kCorrupt, "device_count {} out of range [0, 256]", id.device_count);
   if (id.disk_count > 64)
     return MakeError(Errc::kCorrupt, "disk_count {} out of range [0, 64]", id.disk_count);
   if (id.disk_sectors > (uint64_t{1} << 48))

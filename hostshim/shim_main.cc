@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   params.vcpu_count = info.vcpu_count;
   params.disk_count = info.disk_count;
   params.disk_sectors = info.disk_sectors;
+  params.device_count = info.device_blobs;
   params.slot_count = o.slots;
   auto ring = CaptureRingWriter::Create(params);
   if (!ring.ok()) return Fail(ring.error());

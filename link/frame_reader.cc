@@ -27,6 +27,7 @@ constexpr uint16_t AllowedFlags(FrameType type) {
     case FrameType::kData: return kFlagAckValid | kFlagAckRequest;
     case FrameType::kAck: return kFlagAckValid | kFlagAckRequest | kFlagCommitValid;
     case FrameType::kReset: return kFlagReply;
+    case FrameType::kStreamOpen: return kFlagReply;
     case FrameType::kHello:
     case FrameType::kHelloAck:
     case FrameType::kHeartbeat: return 0;
@@ -88,6 +89,21 @@ FrameFault CheckControlPayload(const LinkHeader& h, std::span<const std::byte> p
       if (!payload.empty())
         return Fail(detail, FrameFault::kBadLength, "ack payload", payload.size(), 0, kAt);
       return FrameFault::kNone;
+    case FrameType::kStreamOpen: {
+      if (payload.size() != sizeof(StreamOpenPayload))
+        return Fail(detail, FrameFault::kBadControlPayload, "stream open size", payload.size(),
+                    sizeof(StreamOpenPayload), kAt);
+      auto open = LoadWire<StreamOpenPayload>(payload);
+      if (open.open_id == 0 || open.vm_id != h.stream_id)
+        return Fail(detail, FrameFault::kBadControlPayload, "stream open id", open.vm_id, h.stream_id, kAt);
+      if (open.guest_pages == 0 || open.guest_pages > (uint64_t{1} << 40) || open.vcpu_count == 0 ||
+          open.vcpu_count > 4096 || open.disk_count > 64 || open.device_count > 256 ||
+          open.disk_sectors > (uint64_t{1} << 48))
+        return Fail(detail, FrameFault::kBadControlPayload, "stream open geometry", open.guest_pages, 0, kAt);
+      if (open.vm_name[sizeof(open.vm_name) - 1] != 0 || open.message[sizeof(open.message) - 1] != 0)
+        return Fail(detail, FrameFault::kBadControlPayload, "stream open strings", 0, 0, kAt);
+      return FrameFault::kNone;
+    }
     case FrameType::kData: break;
   }
   return FrameFault::kNone;
@@ -258,6 +274,8 @@ FrameFault FrameReader::Inspect(std::span<const std::byte> link_frame, FrameView
   }
   if (type == FrameType::kHello && h.session_id != 0)
     return Fail(detail, FrameFault::kReservedNotZero, "hello session id", h.session_id, 0, 52);
+  if (type == FrameType::kStreamOpen && (h.seq != 0 || h.epoch != 0))
+    return Fail(detail, FrameFault::kReservedNotZero, "stream open seq/epoch", h.seq, 0, 8);
   if (type == FrameType::kReset && h.epoch != 0)
     return Fail(detail, FrameFault::kReservedNotZero, "reset epoch", h.epoch, 0, 16);
 

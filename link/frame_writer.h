@@ -53,6 +53,8 @@ class FrameWriter {
   // Starts a DATA frame in `buffer` (encap.max_frame() bytes give the full MTU; less limits it).
   void BeginData(std::span<std::byte> buffer, uint32_t stream_id, uint64_t epoch);
   bool active() const { return active_; }
+  // Drops the frame being built (its buffer is the caller's); the writer is inactive afterwards.
+  void Abandon() { active_ = false; }
   std::size_t room() const { return active_ ? limit_ - used_ : 0; }
   std::size_t payload_size() const { return used_; }
   uint32_t record_count() const { return records_; }

@@ -49,15 +49,16 @@ enum class FrameType : uint8_t {
   kAck = 4,        // standalone ACK (+ committed epoch when kFlagCommitValid)
   kHeartbeat = 5,  // liveness + RTT (HeartbeatPayload)
   kReset = 6,      // discard a stream's state and resync (ResetPayload)
+  kStreamOpen = 7, // primary -> secondary: replicate this VM (StreamOpenPayload); kFlagReply: the answer
 };
-inline constexpr uint8_t kMaxFrameType = 6;
+inline constexpr uint8_t kMaxFrameType = 7;
 
 // LinkHeader::flags. Bits not listed for a type are rejected (kReservedNotZero).
 enum FrameFlags : uint16_t {
   kFlagAckValid = 1u << 0,     // ack_next / sack_bitmap / credits are meaningful (DATA, ACK)
   kFlagAckRequest = 1u << 1,   // answer with an ACK now (DATA: last frame of an epoch; ACK: probe)
   kFlagCommitValid = 1u << 2,  // ACK only: `epoch` is the highest epoch the receiver has committed
-  kFlagReply = 1u << 3,        // RESET only: this RESET answers one received from the peer
+  kFlagReply = 1u << 3,        // RESET, STREAM_OPEN: this frame answers one received from the peer
   kFlagEncrypted = 1u << 4,    // reserved for link encryption; rejected by version 1
 };
 
@@ -223,5 +224,25 @@ struct ResetPayload {
   uint32_t reserved;
 };
 static_assert(sizeof(ResetPayload) == 8);
+
+// STREAM_OPEN: the primary announces a protected VM (stream id = VM id) and its geometry, repeating
+// the frame until answered; the secondary opens (or creates) the VM's replica and replies with the same
+// payload, status and its committed epoch filled in. A new open_id starts a fresh sequence space for
+// the stream on both sides; a repeated open_id changes nothing. DATA flows only after an accepting
+// reply, and the first epoch of every opening is a catch-up epoch.
+struct StreamOpenPayload {
+  uint64_t open_id;          // random per opening, never 0; echoed in the reply
+  uint64_t vm_id;            // equals the header's stream_id
+  uint64_t guest_pages;
+  uint64_t disk_sectors;     // per disk
+  uint32_t vcpu_count;
+  uint32_t disk_count;
+  uint32_t device_count;     // device-state blobs per epoch (ids below this)
+  int32_t status;            // reply: 0 accepted, otherwise 1 + replink::Errc; request: 0
+  uint64_t committed_epoch;  // reply: the replica's last committed epoch (its own count); request: 0
+  char vm_name[32];          // NUL-padded
+  char message[64];          // reply: why it was refused, NUL-terminated; request: zero
+};
+static_assert(sizeof(StreamOpenPayload) == 152);
 
 }  // namespace replink::link

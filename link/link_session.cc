@@ -144,6 +144,7 @@ FrameFault LinkSession::OnFrame(const FrameView& frame, uint64_t now_ns) {
     case FrameType::kHelloAck: return OnHello(frame, true, now_ns);
     case FrameType::kData:
     case FrameType::kAck:
+    case FrameType::kStreamOpen:
     case FrameType::kHeartbeat:
     case FrameType::kReset: break;
   }

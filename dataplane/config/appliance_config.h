@@ -135,8 +135,11 @@ struct VmConfig {
   uint32_t id = 0;
   std::string name;
   VmBackend backend = VmBackend::kXen;
+  // Where this appliance keeps the VM's replica when it is the secondary: memory.img, disk<N>.img
+  // (one per disk the primary announces) and epoch.journal.
+  std::string replica_dir;
+  // Optional: put the memory image elsewhere (e.g. on hugetlbfs); replica_dir/memory.img links to it.
   std::string memory_image;
-  std::string disk;  // empty = no replicated disk
   Durability durability = Durability::kDsync;
 };
 

@@ -174,9 +174,9 @@ void ReadVm(TomlSectionReader& r, VmConfig& out) {
                     {{"xen", VmBackend::kXen},
                      {"kvm", VmBackend::kKvm},
                      {"synthetic", VmBackend::kSynthetic}});
-  r.Require("memory_image");
+  r.Require("replica_dir");
+  r.String("replica_dir", out.replica_dir);
   r.String("memory_image", out.memory_image);
-  r.String("disk", out.disk);
   r.Enum<Durability>("durability", out.durability,
                      {{"dsync", Durability::kDsync}, {"page-cache", Durability::kPageCache}});
   r.RejectUnknownKeys();

@@ -316,13 +316,13 @@ void CheckVms(const ApplianceConfig& c, Checker& check) {
     } else if (!names.insert(vm.name).second) {
       check.Fail(at + ".name", "VM name '{}' is used twice", vm.name);
     }
-    if (vm.memory_image.empty()) {
-      check.Fail(at + ".memory_image", "must not be empty");
-    } else if (!paths.insert(vm.memory_image).second) {
-      check.Fail(at + ".memory_image", "'{}' is used by another VM or disk", vm.memory_image);
+    if (vm.replica_dir.empty() || vm.replica_dir.front() != '/') {
+      check.Fail(at + ".replica_dir", "must be an absolute directory path");
+    } else if (!paths.insert(vm.replica_dir).second) {
+      check.Fail(at + ".replica_dir", "'{}' is used by another VM", vm.replica_dir);
     }
-    if (!vm.disk.empty() && !paths.insert(vm.disk).second) {
-      check.Fail(at + ".disk", "'{}' is used by another VM or memory image", vm.disk);
+    if (!vm.memory_image.empty() && !paths.insert(vm.memory_image).second) {
+      check.Fail(at + ".memory_image", "'{}' is used by another VM", vm.memory_image);
     }
   }
 }

@@ -25,6 +25,7 @@ CaptureRingParams SmallParams() {
   p.vcpu_count = 2;
   p.disk_count = 1;
   p.disk_sectors = 8192;
+  p.device_count = 1;
   p.slot_count = 64;
   p.sq_entries = 128;
   p.cq_entries = 16;

@@ -103,8 +103,8 @@ TEST(ConfigLoader, FullFileReadsEveryKey) {
   sections["control"] = "socket = \"/tmp/c.sock\"\ngroup = \"wheel\"\nmetrics = \"10.0.0.1:8080\"\n";
   sections["shim"] = "socket = \"/tmp/s.sock\"\n";
   std::string vms =
-      "[[vm]]\nid = 5\nname = \"db\"\nbackend = \"kvm\"\nmemory_image = \"/m1\"\ndisk = \"/d1\"\n"
-      "durability = \"page-cache\"\n[[vm]]\nid = 6\nname = \"web\"\nmemory_image = \"/m2\"\n";
+      "[[vm]]\nid = 5\nname = \"db\"\nbackend = \"kvm\"\nreplica_dir = \"/r1\"\nmemory_image = \"/m1\"\n"
+      "durability = \"page-cache\"\n[[vm]]\nid = 6\nname = \"web\"\nreplica_dir = \"/r2\"\n";
   auto r = ParseConfig(Render(sections, vms), "full.toml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const ApplianceConfig& c = *r;
@@ -354,16 +354,16 @@ TEST(ConfigValidation, FaultPercentagesAddUpToAtMost100) {
 }
 
 TEST(ConfigValidation, VmsAndSockets) {
-  std::string vms = "[[vm]]\nid = 1\nname = \"a\"\nmemory_image = \"/m\"\n"
-                    "[[vm]]\nid = 1\nname = \"a\"\nmemory_image = \"/m\"\n"
-                    "[[vm]]\nid = 3\nname = \"c\"\nmemory_image = \"/c\"\ndisk = \"/c\"\n";
+  std::string vms = "[[vm]]\nid = 1\nname = \"a\"\nreplica_dir = \"/m\"\n"
+                    "[[vm]]\nid = 1\nname = \"a\"\nreplica_dir = \"/m\"\n"
+                    "[[vm]]\nid = 3\nname = \"c\"\nreplica_dir = \"/c\"\nmemory_image = \"/c\"\n";
   auto r = ParseConfig(Render(BaseSections(), vms), "t.toml");
   EXPECT_THAT(ErrorOf(r), AllOf(HasSubstr("vm[1].id: VM id 1 is used twice"),
                                 HasSubstr("vm[1].name: VM name 'a' is used twice"),
-                                HasSubstr("vm[1].memory_image: '/m' is used"),
-                                HasSubstr("vm[2].disk: '/c' is used")));
+                                HasSubstr("vm[1].replica_dir: '/m' is used"),
+                                HasSubstr("vm[2].memory_image: '/c' is used")));
   EXPECT_THAT(ErrorOf(ParseConfig(Render(BaseSections(), "[[vm]]\nid = 1\nname = \"a\"\n"), "t")),
-              HasSubstr("vm[0].memory_image: required key is missing from [vm[0]]"));
+              HasSubstr("vm[0].replica_dir: required key is missing from [vm[0]]"));
   EXPECT_THAT(ErrorOf(ParseWith("shim", "socket = \"/run/replink/control.sock\"\n")),
               HasSubstr("is also control.socket"));
   EXPECT_THAT(ErrorOf(ParseWith("control", fmt::format("socket = \"/{}\"\n", std::string(120, 'x')))),
