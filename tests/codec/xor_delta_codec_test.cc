@@ -203,6 +203,54 @@ TEST(XorDeltaCodec, DecodesInPlace) {
   EXPECT_EQ(inplace, page);
 }
 
+// Any payload that follows the grammar decodes to the base with its literals XOR-ed in, not only
+// the encoder's canonical split: tiny gaps, empty zero runs, zero literal bytes, many short
+// literals in the last bytes of the page (where the decoder's 16-byte fast path must not run past
+// the page or the payload).
+TEST(XorDeltaCodec, DecodesArbitraryValidPayloads) {
+  int decoded = 0;
+  for (uint64_t seed = 0; seed < 400; ++seed) {
+    SCOPED_TRACE(seed);
+    Rng rng(seed);
+    const Page base = testing::StructPage(rng);
+    Page expected = base;
+    std::vector<std::byte> payload;
+    const bool tiny = seed % 2 == 0;
+    std::size_t pos = seed % 4 < 2 ? kPageSize - 1 - rng() % 64 : 0;  // often start near the end
+    PutVarint(payload, pos);
+    PutVarint(payload, 1);
+    payload.push_back(std::byte{0x5A});
+    expected[pos] ^= std::byte{0x5A};
+    ++pos;
+    while (pos < kPageSize && rng() % 64 != 0) {
+      const std::size_t remaining = kPageSize - pos;
+      const std::size_t zero_run = rng() % std::min<std::size_t>(remaining, tiny ? 3 : 300);
+      const std::size_t literal_len =
+          1 + rng() % std::min<std::size_t>(remaining - zero_run, tiny ? 3 : 40);
+      PutVarint(payload, zero_run);
+      PutVarint(payload, literal_len);
+      for (std::size_t k = 0; k < literal_len; ++k) {
+        const std::byte b = testing::RandomByte(rng);
+        payload.push_back(b);
+        expected[pos + zero_run + k] ^= b;
+      }
+      pos += zero_run + literal_len;
+    }
+    PutVarint(payload, kPageSize - pos);
+    if (payload.size() >= kPageSize) continue;
+    auto exact = testing::ExactCopy(payload);
+    const std::span<const std::byte> view(exact.get(), payload.size());
+    Page out;
+    ASSERT_TRUE(XorDeltaCodec::Decode(view, base.data(), out.span()).ok());
+    ASSERT_EQ(out, expected);
+    Page inplace = base;
+    ASSERT_TRUE(XorDeltaCodec::Decode(view, inplace.data(), inplace.span()).ok());
+    ASSERT_EQ(inplace, expected);
+    ++decoded;
+  }
+  EXPECT_GT(decoded, 300);
+}
+
 TEST(XorDeltaCodec, RejectsOverlappingBaseAndOut) {
   std::vector<std::byte> two_pages(2 * kPageSize);
   const std::vector<std::byte> payload = {std::byte{0}, std::byte{1}, std::byte{1}};
