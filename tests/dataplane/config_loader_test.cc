@@ -131,6 +131,9 @@ TEST(ConfigLoader, FullFileReadsEveryKey) {
   ASSERT_EQ(c.vms.size(), 2u);
   EXPECT_EQ(c.vms[0].backend, VmBackend::kKvm);
   EXPECT_EQ(c.vms[0].durability, Durability::kPageCache);
+  EXPECT_EQ(c.vms[0].replica_dir, "/r1");
+  EXPECT_EQ(c.vms[0].memory_image, "/m1");
+  EXPECT_EQ(c.vms[1].memory_image, "");
   EXPECT_EQ(c.vms[1].backend, VmBackend::kXen);
   EXPECT_EQ(c.vms[1].durability, Durability::kDsync);
   EXPECT_EQ(c.source.lines.at("vm[1].id"), c.source.lines.at("vm[1]") + 1);
@@ -364,6 +367,10 @@ TEST(ConfigValidation, VmsAndSockets) {
                                 HasSubstr("vm[2].memory_image: '/c' is used")));
   EXPECT_THAT(ErrorOf(ParseConfig(Render(BaseSections(), "[[vm]]\nid = 1\nname = \"a\"\n"), "t")),
               HasSubstr("vm[0].replica_dir: required key is missing from [vm[0]]"));
+  EXPECT_THAT(ErrorOf(ParseConfig(Render(BaseSections(),
+                                         "[[vm]]\nid = 1\nname = \"a\"\nreplica_dir = \"rel\"\n"),
+                                  "t")),
+              HasSubstr("vm[0].replica_dir: must be an absolute directory path"));
   EXPECT_THAT(ErrorOf(ParseWith("shim", "socket = \"/run/replink/control.sock\"\n")),
               HasSubstr("is also control.socket"));
   EXPECT_THAT(ErrorOf(ParseWith("control", fmt::format("socket = \"/{}\"\n", std::string(120, 'x')))),
