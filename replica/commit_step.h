@@ -22,6 +22,7 @@ enum class CommitStep : uint8_t {
   kCommitDone,         // Commit (or the replay at open) is about to return
 };
 inline constexpr int kCommitStepCount = 11;
+static_assert(static_cast<int>(CommitStep::kCommitDone) + 1 == kCommitStepCount);
 const char* CommitStepName(CommitStep step);
 
 // Test-only: called at each step; crash tests _exit() from it. Empty in production.

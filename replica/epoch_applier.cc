@@ -74,46 +74,49 @@ Result<ApplyStats> ApplyEpoch(const StagedEpoch& epoch, const ApplyTarget& t, co
   ApplyStats stats;
   std::vector<DiskWriteOp> disk_ops;
   for (const JournalRecord& r : epoch.records) {
-    switch (static_cast<RecordType>(r.type)) {
-      case RecordType::kPage:
-      case RecordType::kZeroPage: {
-        if (stats.pages + stats.zero_pages == half) report_half();
-        std::byte* dst = pages + r.key * kPageSize;
-        if (r.type == static_cast<uint8_t>(RecordType::kPage)) {
-          std::memcpy(dst, payload + r.payload_offset, kPageSize);
-          ++stats.pages;
-        } else {
-          std::memset(dst, 0, kPageSize);
-          ++stats.zero_pages;
-        }
-        versions[r.key] = epoch.epoch;
-        break;
-      }
-      case RecordType::kVcpuState:
-      case RecordType::kDeviceState: {
-        uint32_t slot = *BlobSlotOf(*t.geometry, static_cast<RecordType>(r.type), r.index);
-        std::memcpy(blob_data + slot * t.layout.blob_slot_stride, payload + r.payload_offset, r.length);
-        BlobSlotHeader entry{};
-        entry.type = r.type;
-        entry.index = r.index;
-        entry.length = r.length;
-        entry.version = epoch.epoch;
-        std::memcpy(blob_dir + slot * sizeof(BlobSlotHeader), &entry, sizeof(entry));
-        stats.blob_bytes += r.length;
-        break;
-      }
-      case RecordType::kDiskWrite:
-        disk_ops.push_back(DiskWriteOp{t.disk_fds[r.index], r.key * kSectorSize, payload + r.payload_offset,
-                                       r.length});
-        stats.disk_bytes += r.length;
-        break;
-      default:
-        break;  // rejected by ValidateEpochRecords
-    }
+    if (r.type != static_cast<uint8_t>(RecordType::kDiskWrite)) continue;
+    disk_ops.push_back(DiskWriteOp{t.disk_fds[r.index], r.key * kSectorSize, payload + r.payload_offset, r.length});
+    stats.disk_bytes += r.length;
   }
-  report_half();
-  if (hook) hook(CommitStep::kMemoryApplied);
-  if (!disk_ops.empty()) REPLINK_TRY(t.disk_writer->WriteAll(disk_ops));
+  auto apply_memory = [&] {
+    for (const JournalRecord& r : epoch.records) {
+      switch (static_cast<RecordType>(r.type)) {
+        case RecordType::kPage:
+        case RecordType::kZeroPage: {
+          if (stats.pages + stats.zero_pages == half) report_half();
+          std::byte* dst = pages + r.key * kPageSize;
+          if (r.type == static_cast<uint8_t>(RecordType::kPage)) {
+            std::memcpy(dst, payload + r.payload_offset, kPageSize);
+            ++stats.pages;
+          } else {
+            std::memset(dst, 0, kPageSize);
+            ++stats.zero_pages;
+          }
+          versions[r.key] = epoch.epoch;
+          break;
+        }
+        case RecordType::kVcpuState:
+        case RecordType::kDeviceState: {
+          uint32_t slot = *BlobSlotOf(*t.geometry, static_cast<RecordType>(r.type), r.index);
+          std::memcpy(blob_data + slot * t.layout.blob_slot_stride, payload + r.payload_offset, r.length);
+          BlobSlotHeader entry{};
+          entry.type = r.type;
+          entry.index = r.index;
+          entry.length = r.length;
+          entry.version = epoch.epoch;
+          std::memcpy(blob_dir + slot * sizeof(BlobSlotHeader), &entry, sizeof(entry));
+          stats.blob_bytes += r.length;
+          break;
+        }
+        default:
+          break;  // disk writes are in flight; ValidateEpochRecords rejected anything else
+      }
+    }
+    report_half();
+    if (hook) hook(CommitStep::kMemoryApplied);
+  };
+  // Disk writes first, so the memory copy overlaps them.
+  REPLINK_TRY(t.disk_writer->WriteAll(disk_ops, apply_memory));
   if (hook) hook(CommitStep::kDisksWritten);
   return stats;
 }

@@ -53,6 +53,7 @@ enum class StageRejection : uint8_t {
   kChecksumMismatch,
 };
 inline constexpr std::size_t kStageRejectionCount = 22;
+static_assert(static_cast<std::size_t>(StageRejection::kChecksumMismatch) + 1 == kStageRejectionCount);
 const char* StageRejectionName(StageRejection reason);
 
 struct StagerConfig {

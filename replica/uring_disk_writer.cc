@@ -40,12 +40,14 @@ Result<void> UringDiskWriter::SubmitAndWait() {
   }
 }
 
-Result<void> UringDiskWriter::WriteAll(std::span<const DiskWriteOp> ops) {
+Result<void> UringDiskWriter::WriteAll(std::span<const DiskWriteOp> ops,
+                                       const std::function<void()>& while_in_flight) {
   std::vector<uint32_t> written(ops.size(), 0);
   std::vector<std::size_t> resubmit;  // ops with bytes left after a short write or EAGAIN
   std::size_t next = 0;
   unsigned in_flight = 0;
   std::optional<Error> failure;
+  bool overlap_pending = static_cast<bool>(while_in_flight);
 
   for (;;) {
     while (!failure && in_flight < depth_) {
@@ -68,6 +70,13 @@ Result<void> UringDiskWriter::WriteAll(std::span<const DiskWriteOp> ops) {
       io_uring_prep_write(sqe, op.fd, op.data + written[i], op.length - written[i], op.offset + written[i]);
       io_uring_sqe_set_data64(sqe, i);
       ++in_flight;
+    }
+    if (overlap_pending) {
+      // Buffered writes on ext4 cannot complete inline and go to an io-wq worker: let it run while
+      // the caller works. A submit error here resurfaces from SubmitAndWait below.
+      if (in_flight > 0) (void)io_uring_submit(ring_.get());
+      while_in_flight();
+      overlap_pending = false;
     }
     if (in_flight == 0) break;
     if (auto waited = SubmitAndWait(); !waited.ok()) return std::move(waited).error();

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -25,8 +26,10 @@ class UringDiskWriter {
  public:
   static Result<UringDiskWriter> Create(unsigned queue_depth);
 
-  // Writes every op completely. On error, waits for the writes already in flight before returning.
-  Result<void> WriteAll(std::span<const DiskWriteOp> ops);
+  // Writes every op completely. `while_in_flight` runs once the first batch is submitted, so other
+  // work (the memory apply) overlaps the writes. On error, waits for the writes already in flight
+  // before returning.
+  Result<void> WriteAll(std::span<const DiskWriteOp> ops, const std::function<void()>& while_in_flight = {});
   // fdatasync of every fd, issued together.
   Result<void> SyncAll(std::span<const int> fds);
 

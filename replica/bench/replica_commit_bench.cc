@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -34,6 +35,8 @@ struct Case {
 struct Samples {
   std::vector<double> stage_us;
   std::vector<double> commit_us;
+  std::array<double, kCommitStepCount> step_us{};  // summed time from the previous step to this one
+  uint64_t checkpoints = 0;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -89,6 +92,17 @@ Result<Samples> RunCase(const std::string& parent, const Case& c, double seconds
   config.directory = dir;
   config.geometry = BenchGeometry();
   config.durability = c.durability;
+  // The commit-step hook doubles as a cheap timer: where does a commit spend its time?
+  Samples samples;
+  bool measuring = false;
+  Clock::time_point last_step;
+  config.crash_hook_for_testing = [&](CommitStep step) {
+    auto now = Clock::now();
+    if (measuring)
+      samples.step_us[static_cast<std::size_t>(step)] +=
+          std::chrono::duration<double, std::micro>(now - last_step).count();
+    last_step = now;
+  };
   REPLINK_ASSIGN_OR_RETURN(ReplicaStore store, ReplicaStore::Open(config));
   StagerConfig stager_config{config.geometry, 8u << 20, true};
   REPLINK_ASSIGN_OR_RETURN(EpochStager stager, EpochStager::Create(stager_config, store.committed_epoch()));
@@ -111,18 +125,22 @@ Result<Samples> RunCase(const std::string& parent, const Case& c, double seconds
     stager.MarkCommitted();
   }
 
-  Samples samples;
+  uint64_t checkpoints_before = store.counters().checkpoints;
   auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
   while (Clock::now() < deadline && samples.commit_us.size() < 20000) {
     auto t0 = Clock::now();
     REPLINK_ASSIGN_OR_RETURN(StagedEpoch staged, StageEpoch(stager, rng, c.pages, c.disk_write, scratch));
     auto t1 = Clock::now();
+    measuring = true;
+    last_step = t1;
     REPLINK_TRY(store.Commit(staged));
+    measuring = false;
     auto t2 = Clock::now();
     stager.MarkCommitted();
     samples.stage_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     samples.commit_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
   }
+  samples.checkpoints = store.counters().checkpoints - checkpoints_before;
   REPLINK_TRY(store.Close());
   std::filesystem::remove_all(dir);
   return samples;
@@ -133,8 +151,9 @@ int Main(int argc, char** argv) {
   double seconds = argc > 2 ? std::atof(argv[2]) : 1.5;
   std::printf("replica commit cost, guest %llu pages, +1 KiB vCPU blob per epoch, dir %s\n",
               static_cast<unsigned long long>(kGuestPages), parent.c_str());
-  std::printf("%-10s %6s %5s %7s | %9s %9s | %9s %9s %9s %9s | %10s\n", "mode", "pages", "disk", "epochs",
-              "stage p50", "stage p99", "commit p50", "p90", "p99", "mean", "pages/s");
+  std::printf("%-10s %6s %5s %7s | %9s %9s | %9s %9s %9s %9s %9s | %10s\n", "mode", "pages", "disk", "epochs",
+              "stage p50", "stage p99", "commit p50", "p90", "p99", "max", "mean", "pages/s");
+  std::vector<std::pair<std::string, Samples>> breakdowns;
   for (Durability durability : {Durability::kPageCache, Durability::kDsync}) {
     for (uint32_t pages : {1u, 64u, 1024u}) {
       for (bool disk : {false, true}) {
@@ -148,12 +167,33 @@ int Main(int argc, char** argv) {
         for (double v : commit) mean += v;
         mean /= static_cast<double>(commit.size());
         double p50 = Percentile(commit, 0.5);
-        std::printf("%-10s %6u %5s %7zu | %7.1fus %7.1fus | %8.1fus %7.1fus %7.1fus %7.1fus | %10.0f\n",
+        std::printf("%-10s %6u %5s %7zu | %7.1fus %7.1fus | %8.1fus %7.1fus %7.1fus %7.0fus %7.1fus | %10.0f\n",
                     DurabilityName(durability), pages, disk ? "4K" : "-", commit.size(),
                     Percentile(s->stage_us, 0.5), Percentile(s->stage_us, 0.99), p50,
-                    Percentile(commit, 0.9), Percentile(commit, 0.99), mean, pages / (p50 / 1e6));
+                    Percentile(commit, 0.9), Percentile(commit, 0.99), Percentile(commit, 1.0), mean,
+                    pages / (p50 / 1e6));
+        breakdowns.emplace_back(fmt::format("{} {}p{}", DurabilityName(durability), pages, disk ? "+4K" : ""),
+                                std::move(s).value());
       }
     }
+  }
+  std::printf("\nmean time per commit spent reaching each step (us), and checkpoints taken\n%-22s", "case");
+  for (int step = 0; step < kCommitStepCount; ++step) {
+    if (step == static_cast<int>(CommitStep::kJournalTorn)) continue;  // split write, folded into written
+    std::printf(" %9.9s", CommitStepName(static_cast<CommitStep>(step)) + (step < 4 ? 8 : 0));
+  }
+  std::printf(" %6s\n", "ckpts");
+  for (const auto& [name, s] : breakdowns) {
+    std::printf("%-22s", name.c_str());
+    auto n = static_cast<double>(s.commit_us.size());
+    for (int step = 0; step < kCommitStepCount; ++step) {
+      double us = s.step_us[static_cast<std::size_t>(step)];
+      if (step == static_cast<int>(CommitStep::kJournalTorn)) continue;
+      if (step == static_cast<int>(CommitStep::kJournalWritten))
+        us += s.step_us[static_cast<std::size_t>(CommitStep::kJournalTorn)];
+      std::printf(" %9.1f", us / n);
+    }
+    std::printf(" %6llu\n", static_cast<unsigned long long>(s.checkpoints));
   }
   return 0;
 }

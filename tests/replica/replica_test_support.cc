@@ -250,8 +250,7 @@ std::vector<std::byte> ReadWholeFile(const std::string& path) {
 }  // namespace
 
 template <typename Replica>
-std::string ReferenceReplica::Diff(const Replica& replica, uint64_t committed, const std::string& dir) const {
-  if (committed != epoch_) return fmt::format("committed epoch {}, model at {}", committed, epoch_);
+std::string ReferenceReplica::Diff(const Replica& replica, const std::string& dir) const {
   for (uint64_t gfn = 0; gfn < geometry_.guest_pages; ++gfn) {
     Result<PageRef> page = replica.Page(gfn);
     if (!page.ok()) return fmt::format("gfn {}: {}", gfn, page.error().Describe());
@@ -294,11 +293,19 @@ struct StoreReader {
 }  // namespace
 
 std::string ReferenceReplica::DiffAgainst(const ReplicaImage& image, const std::string& dir) const {
-  return Diff(image, image.committed_epoch(), dir);
+  if (image.committed_epoch() != epoch_)
+    return fmt::format("committed epoch {}, model at {}", image.committed_epoch(), epoch_);
+  return Diff(image, dir);
 }
 
 std::string ReferenceReplica::DiffAgainst(const ReplicaStore& store, const std::string& dir) const {
-  return Diff(StoreReader{store}, store.committed_epoch(), dir);
+  if (store.committed_epoch() != epoch_)
+    return fmt::format("committed epoch {}, model at {}", store.committed_epoch(), epoch_);
+  return Diff(StoreReader{store}, dir);
+}
+
+std::string ReferenceReplica::ContentDiffAgainst(const ReplicaStore& store, const std::string& dir) const {
+  return Diff(StoreReader{store}, dir);
 }
 
 ReferenceReplica ModelAt(uint64_t seed, uint64_t epoch, const ReplicaGeometry& geometry,

@@ -100,13 +100,15 @@ class ReferenceReplica {
   void Apply(const EpochContent& content);
   uint64_t epoch() const { return epoch_; }
 
-  // "" when identical, else the first difference.
+  // "" when identical (committed epoch included), else the first difference.
   std::string DiffAgainst(const ReplicaImage& image, const std::string& dir) const;
   std::string DiffAgainst(const ReplicaStore& store, const std::string& dir) const;
+  // Content only (pages, versions, blobs, disks), whatever epoch the replica claims.
+  std::string ContentDiffAgainst(const ReplicaStore& store, const std::string& dir) const;
 
  private:
   template <typename Replica>
-  std::string Diff(const Replica& replica, uint64_t committed, const std::string& dir) const;
+  std::string Diff(const Replica& replica, const std::string& dir) const;
 
   ReplicaGeometry geometry_;
   uint64_t epoch_ = 0;
