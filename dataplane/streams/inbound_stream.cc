@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 
 #include "capture/capture_ring_abi.h"
@@ -35,6 +36,9 @@ Result<std::unique_ptr<InboundStream>> InboundStream::Open(uint32_t stream_id, c
                                                            const InboundTuning& tuning) {
   if (tuning.window == 0 || tuning.window > link::kMaxWindow)
     return MakeError(Errc::kInvalidArgument, "window {} out of range", tuning.window);
+  std::error_code ec;
+  std::filesystem::create_directories(vm.replica_dir, ec);
+  if (ec) return MakeError(Errc::kIo, "vm {}: cannot create replica directory {}: {}", stream_id, vm.replica_dir, ec.message());
   replica::ReplicaStoreConfig sc;
   sc.directory = vm.replica_dir;
   sc.memory_image_path = vm.memory_image;
@@ -93,6 +97,7 @@ void InboundStream::ResetSequence() {
     b.mbuf = nullptr;
   }
   assembler_.Reset();
+  commit_pending_ = false;
   stager_.Rebase(store_.committed_epoch());
   have_wire_epoch_ = false;  // the next epoch must be a catch-up
 }
@@ -100,6 +105,7 @@ void InboundStream::ResetSequence() {
 void InboundStream::OnPeerLost() { ResetSequence(); }
 
 void InboundStream::Reject(const Error& error) {
+  commit_pending_ = false;
   last_error_ = error.Describe();
   ++counters_.epochs_rejected;
   ++counters_.resets_requested;
@@ -132,7 +138,13 @@ bool InboundStream::OnData(rte_mbuf* frame, const link::FrameView& view, uint64_
       rte_pktmbuf_free(frame);
       return true;
   }
-  while (auto token = receiver_.PopInOrder()) {
+  return DrainInOrder(now_ns);
+}
+
+bool InboundStream::DrainInOrder(uint64_t now_ns) {
+  while (!commit_pending_) {
+    auto token = receiver_.PopInOrder();
+    if (!token) break;
     Buffered& b = buffered_[*token % buffered_.size()];
     rte_mbuf* m = b.mbuf;
     b.mbuf = nullptr;
@@ -145,6 +157,25 @@ bool InboundStream::OnData(rte_mbuf* frame, const link::FrameView& view, uint64_
     }
   }
   return true;
+}
+
+bool InboundStream::CommitPending(uint64_t now_ns) {
+  if (!commit_pending_) return true;
+  commit_pending_ = false;
+  uint64_t start = MonotonicNs();
+  auto committed = store_.Commit(staged_);
+  if (!committed.ok()) {
+    Reject(committed.error());
+    return false;
+  }
+  counters_.commit_ns_total += MonotonicNs() - start;
+  stager_.MarkCommitted();
+  have_wire_epoch_ = true;
+  last_wire_epoch_ = wire_epoch_;
+  ++counters_.epochs_committed;
+  last_commit_ns_ = now_ns;
+  receiver_.NoteCommitted(wire_epoch_);  // in the sender's numbers
+  return DrainInOrder(now_ns);
 }
 
 Result<void> InboundStream::ProcessFrame(const link::FrameView& view, uint64_t now_ns) {
@@ -204,16 +235,9 @@ Result<void> InboundStream::Apply(const link::RecordView& r, uint64_t now_ns) {
     case RecordType::kDiskWrite:
       return stager_.StageDiskWriteFragment(r.index, r.sector, r.total_length, 0, r.fragment);
     case RecordType::kEpochEnd: {
-      REPLINK_ASSIGN_OR_RETURN(replica::StagedEpoch staged, stager_.End(r.record_count, r.checksum));
-      uint64_t start = MonotonicNs();
-      REPLINK_TRY(store_.Commit(staged));
-      counters_.commit_ns_total += MonotonicNs() - start;
-      stager_.MarkCommitted();
-      have_wire_epoch_ = true;
-      last_wire_epoch_ = wire_epoch_;
-      ++counters_.epochs_committed;
-      last_commit_ns_ = now_ns;
-      receiver_.NoteCommitted(wire_epoch_);  // in the sender's numbers
+      (void)now_ns;
+      REPLINK_ASSIGN_OR_RETURN(staged_, stager_.End(r.record_count, r.checksum));
+      commit_pending_ = true;  // the worker commits after sending its ACKs (CommitPending)
       return Ok();
     }
   }

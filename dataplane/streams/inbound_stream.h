@@ -54,6 +54,11 @@ class InboundStream {
   // A validated DATA frame of this stream; takes ownership of `frame`. Returns false when the stream
   // wants a reset (the caller asks the peer for one).
   bool OnData(rte_mbuf* frame, const link::FrameView& view, uint64_t now_ns);
+  // A staged epoch waits for its commit, which the worker runs after it has sent the ACKs due: the
+  // commit may block (fdatasync), and the peer must not take that time for lost frames.
+  bool commit_pending() const { return commit_pending_; }
+  // Commits the staged epoch, then goes on with frames already received. Same return as OnData.
+  bool CommitPending(uint64_t now_ns);
   void OnProbe() { receiver_.OnAckRequest(); }
   // Sends an ACK frame if one is due. Returns whether it did.
   bool PollAck(uint64_t now_ns, uint32_t session_id, const link::LinkEncapsulation& encap, FrameSink& sink);
@@ -79,6 +84,7 @@ class InboundStream {
   InboundStream(uint32_t stream_id, uint64_t open_id, replica::ReplicaStore store, replica::EpochStager stager,
                 uint32_t window, std::size_t max_item);
   Result<void> ProcessFrame(const link::FrameView& view, uint64_t now_ns);
+  bool DrainInOrder(uint64_t now_ns);
   Result<void> Apply(const link::RecordView& record, uint64_t now_ns);
   Result<void> StagePage(const link::RecordView& record);
   void Reject(const Error& error);
@@ -93,6 +99,8 @@ class InboundStream {
   codec::PageDecoder decoder_;
   std::vector<Buffered> buffered_;  // by seq % window
   bool rejecting_ = false;          // an epoch was refused: drop data until the primary re-opens
+  bool commit_pending_ = false;     // the stager holds a sealed epoch (staged_) not yet committed
+  replica::StagedEpoch staged_;
   bool have_wire_epoch_ = false;
   uint64_t last_wire_epoch_ = 0;    // last wire epoch committed (or begun, while staging)
   uint64_t wire_epoch_ = 0;         // the epoch being staged, in wire numbers

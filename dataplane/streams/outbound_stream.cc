@@ -100,17 +100,17 @@ bool OutboundStream::Poll(uint64_t now_ns, const LinkView& link, FrameSink& sink
       return did;
     }
     session_id_ = link.session_id;
-    state_ = State::kOpening;
-    open_id_ = RandomOpenId();
-    open_sent_ns_ = 0;
+    StartOpening();
   }
-  if (state_ == State::kFailing) {
-    state_ = State::kOpening;
-    open_id_ = RandomOpenId();
-    open_sent_ns_ = 0;
+  if (state_ == State::kFailing) StartOpening();
+  if (state_ == State::kOpening) {
+    // Not protected while the peer has not accepted the stream: once that has lasted the failure
+    // timeout (peer silent, or it refused), fail epochs as they come so the guest runs on, degraded.
+    bool give_up = opening_since_ns_ != 0 && now_ns - opening_since_ns_ > tuning_.failure_timeout_ns;
+    did |= DiscardRecords(/*stop_at_catch_up=*/!give_up);
+    return SendOpen(now_ns, link, sink) || did;
   }
   if (need_catch_up_) did |= DiscardRecords(true);
-  if (state_ == State::kOpening) return SendOpen(now_ns, link, sink) || did;
 
   did |= Retransmit(now_ns, link, sink);
   if (!need_catch_up_) did |= PumpRecords(now_ns, link, sink);
@@ -131,8 +131,15 @@ bool OutboundStream::Poll(uint64_t now_ns, const LinkView& link, FrameSink& sink
   return did;
 }
 
+void OutboundStream::StartOpening() {
+  state_ = State::kOpening;
+  open_id_ = RandomOpenId();
+  next_open_ns_ = 0;
+  opening_since_ns_ = 0;
+}
+
 bool OutboundStream::SendOpen(uint64_t now_ns, const LinkView& link, FrameSink& sink) {
-  if (open_sent_ns_ != 0 && now_ns - open_sent_ns_ < tuning_.open_retry_ns) return false;
+  if (now_ns < next_open_ns_) return false;
   rte_mbuf* m = sink.Allocate();
   if (m == nullptr) {
     ++counters_.mbuf_exhausted;
@@ -154,7 +161,8 @@ bool OutboundStream::SendOpen(uint64_t now_ns, const LinkView& link, FrameSink& 
   auto bytes = link::BuildControlFrame(encap_, FrameSink::Room(m), h, std::as_bytes(std::span(&open, 1)));
   FrameSink::SetLength(m, bytes.size());
   Transmit(m, sink);
-  open_sent_ns_ = now_ns;
+  next_open_ns_ = now_ns + tuning_.open_retry_ns;
+  if (opening_since_ns_ == 0) opening_since_ns_ = now_ns;
   ++counters_.open_attempts;
   return true;
 }
@@ -164,10 +172,11 @@ void OutboundStream::OnOpenReply(const link::StreamOpenPayload& reply, uint64_t 
   if (reply.status != 0) {
     ++counters_.open_refusals;
     last_refusal_ = std::string(reply.message, strnlen(reply.message, sizeof(reply.message)));
-    open_sent_ns_ = now_ns + 1'000'000'000 - tuning_.open_retry_ns;  // ask again in a second
+    next_open_ns_ = now_ns + 1'000'000'000;  // ask again in a second (the operator may fix the peer)
     return;
   }
   last_refusal_.clear();
+  opening_since_ns_ = 0;
   // A fresh sequence space on both sides for this opening.
   FreeFrames();
   sender_.Reset(0);
@@ -200,6 +209,7 @@ bool OutboundStream::DiscardRecords(bool stop_at_catch_up) {
       QueueCompletion(r.epoch, CompletionStatus::kFailed);
       ++counters_.epochs_failed;
     }
+    if (r.type == RecordType::kEpochEnd) need_catch_up_ = true;  // the peer never gets this epoch
     ++batch_pos_;
   }
   if (any_slots) reader_.ReleaseSlotsThrough(slot_end);

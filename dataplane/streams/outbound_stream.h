@@ -108,6 +108,7 @@ class OutboundStream {
 
   OutboundStream(uint32_t stream_id, CaptureRingReader reader, UniqueFd registration, UniqueFd doorbell,
                  codec::PageEncoder encoder, const link::LinkEncapsulation& encap, const OutboundTuning& tuning);
+  void StartOpening();
   bool SendOpen(uint64_t now_ns, const LinkView& link, FrameSink& sink);
   bool PumpRecords(uint64_t now_ns, const LinkView& link, FrameSink& sink);
   bool DiscardRecords(bool stop_at_catch_up);
@@ -138,7 +139,8 @@ class OutboundStream {
 
   State state_ = State::kOpening;
   uint64_t open_id_ = 0;
-  uint64_t open_sent_ns_ = 0;
+  uint64_t next_open_ns_ = 0;
+  uint64_t opening_since_ns_ = 0;     // first STREAM_OPEN of this opening
   uint32_t session_id_ = 0;
   bool need_catch_up_ = true;        // discard until a catch-up epoch (the first epoch is one)
   bool in_epoch_ = false;            // the ring is inside an epoch we are sending

@@ -333,8 +333,18 @@ bool LinkWorker::PollStreams(uint64_t now_ns) {
     }
     ++it;
   }
-  if (session_.established())
-    for (auto& [id, in] : inbound_) did |= in->PollAck(now_ns, session_.session_id(), encap_, *this);
+  if (!session_.established()) return did;
+  for (auto& [id, in] : inbound_) did |= in->PollAck(now_ns, session_.session_id(), encap_, *this);
+  for (auto& [id, in] : inbound_) {
+    if (!in->commit_pending()) continue;
+    Flush();  // the ACKs of everything received go out before a commit that may block
+    if (!in->CommitPending(now_ns)) {
+      fmt::print(stderr, "replink-dataplane: vm {}: {}; asking the primary to resynchronise\n", id, in->last_error());
+      session_.RequestStreamReset(id, 0, link::ResetReason::kResync, now_ns);
+    }
+    did = true;
+    did |= in->PollAck(now_ns, session_.session_id(), encap_, *this);  // the commit report, at once
+  }
   return did;
 }
 
