@@ -260,8 +260,9 @@ uint16_t Port::RxBurst(std::span<rte_mbuf*> out) {
 }
 
 uint16_t Port::TxBurst(uint16_t queue, std::span<rte_mbuf*> frames) {
-  // ethdev does not check the queue id outside debug builds.
-  if (queue >= info_.tx_queues) return 0;
+  // ethdev does not check the queue id outside debug builds. An empty burst is free here:
+  // memif would still kick its peer's eventfd (a system call) on every call.
+  if (queue >= info_.tx_queues || frames.empty()) return 0;
   uint16_t n = static_cast<uint16_t>(std::min<size_t>(frames.size(), UINT16_MAX));
   return rte_eth_tx_burst(info_.port_id, queue, frames.data(), n);
 }

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <rte_cycles.h>
+#include <rte_pause.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
@@ -257,10 +258,10 @@ int RunReceiver(Session& s, const Options& o, const Clock& clock) {
       SendControl(s, ProbeKind::kReady);
       next_ready = now + clock.Ticks(10);
     }
-    s.io->TxBurst(0, {});
+    s.io->TxBurst(0, {});  // lets a fault injector release held frames; free on a plain Port
     uint16_t n = s.io->RxBurst(rx);
     if (n == 0) {
-      std::this_thread::yield();
+      rte_pause();
       continue;
     }
     for (uint16_t i = 0; i < n; ++i) {
