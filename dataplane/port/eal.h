@@ -1,5 +1,7 @@
 // RAII ownership of DPDK's Environment Abstraction Layer for this process.
-// Init never calls rte_exit: failures come back as an Error carrying rte_errno's text.
+// Init never calls rte_exit: failures come back as an Error carrying rte_errno's text. (EAL
+// itself still panics on a few internal failures, such as being unable to create an lcore
+// thread; nothing outside DPDK can catch those.)
 #pragma once
 
 #include <cstdint>
