@@ -3,7 +3,7 @@
 //    frame limits, start, link, loopback traffic, counters, tx drops, close + reopen, errors;
 //  - FaultInjectingPort over an in-memory PortIo with a fake clock: every fault, the counter
 //    invariant, backpressure, and no leaked mbufs.
-// Needs root for EAL; skips with a message when EAL cannot start.
+// EAL runs unprivileged with --no-huge; the tests skip with the reason if it cannot start.
 #include <unistd.h>
 
 #include <cstring>
@@ -54,7 +54,7 @@ const auto* const kEalEnvironment = ::testing::AddGlobalTestEnvironment(new EalE
 #define REQUIRE_EAL()                                                                  \
   do {                                                                                 \
     if (!EalEnvironment::ready()) {                                                    \
-      GTEST_SKIP() << "EAL unavailable (root and DPDK needed): "                       \
+      GTEST_SKIP() << "EAL could not start: "                       \
                    << EalEnvironment::skip_reason();                                   \
     }                                                                                  \
   } while (0)
