@@ -37,7 +37,19 @@ struct ShimOptions {
   uint64_t dirty_pages = 64;
   double rate = 0;
   uint64_t seed = 1;
+  std::string dump_memory;
+  std::string dump_disk;
 };
+
+// Writes `bytes` to `path` (for tests: the guest's state at the end of the run).
+replink::Result<void> DumpToFile(const std::string& path, std::span<const std::byte> bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return replink::SysError("open {}", path);
+  std::size_t n = std::fwrite(bytes.data(), 1, bytes.size(), f);
+  bool ok = n == bytes.size() && std::fclose(f) == 0;
+  if (!ok) return replink::SysError("write {}", path);
+  return replink::Ok();
+}
 
 int Fail(const replink::Error& e) {
   fmt::print(stderr, "replink-shim: {}\n", e.Describe());
@@ -69,6 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--dirty-pages", o.dirty_pages, "Pages dirtied per epoch")->check(CLI::Range(0ull, 1ull << 24));
   app.add_option("--rate", o.rate, "I/O events per second (0 = as fast as commits allow)")->check(CLI::Range(0.0, 1e6));
   app.add_option("--seed", o.seed, "Workload seed");
+  app.add_option("--dump-memory", o.dump_memory, "At the end, write guest memory to this file (tests)");
+  app.add_option("--dump-disk", o.dump_disk, "At the end, write the guest's disk to this file (tests)");
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGINT, OnSignal);
@@ -139,5 +153,14 @@ int main(int argc, char** argv) {
              s.epochs ? double(s.pause_ns_total) / double(s.epochs) / 1000.0 : 0.0, double(s.pause_ns_max) / 1000.0,
              backend->released_ios());
   if (!result.ok()) return Fail(result.error());
+  // The guest stopped after its last epoch, so these are exactly its state at that epoch.
+  if (!o.dump_memory.empty()) {
+    auto dumped = DumpToFile(o.dump_memory, backend->memory().bytes().first(info.guest_pages * kPageSize));
+    if (!dumped.ok()) return Fail(dumped.error());
+  }
+  if (!o.dump_disk.empty()) {
+    auto dumped = DumpToFile(o.dump_disk, backend->disk().bytes().first(info.disk_sectors * kSectorSize));
+    if (!dumped.ok()) return Fail(dumped.error());
+  }
   return s.failed == 0 ? 0 : 2;
 }

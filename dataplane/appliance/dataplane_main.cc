@@ -14,6 +14,7 @@
 
 #include "dataplane/appliance/appliance_setup.h"
 #include "dataplane/appliance/shim_registrar.h"
+#include "dataplane/appliance/stats_json.h"
 #include "dataplane/appliance/status_line.h"
 #include "dataplane/config/config_loader.h"
 #include "dataplane/config/eal_arguments.h"
@@ -119,6 +120,8 @@ int main(int argc, char** argv) {
     dataplane::ApplianceStats last = (*worker)->Snapshot();
     fmt::print("replink-dataplane: '{}' stopping: {} frames in, {} out, {} refused on receipt\n",
                config->appliance.name, last.worker.rx_frames, last.worker.tx_frames, last.rx_faults.Total());
+    fmt::print("replink-dataplane: final {}\n", dataplane::StatsJson(config->appliance.name, last));
+    std::fflush(stdout);
     worker->reset();
     faults.reset();  // holds mbufs of the port's pool: before the port
   }

@@ -153,10 +153,18 @@ class AppliancePair:
         if wait_ready:
             self.wait_for_log(name, "ready:", 60)
 
-    def wait_for_log(self, name, text, timeout):
+    def start_both(self):
+        # The memif server waits for its client before it is ready: start both, then wait.
+        self.start("primary", wait_ready=False)
+        self.start("secondary", wait_ready=False)
+        self.wait_for_log("primary", "ready:", 60)
+        self.wait_for_log("secondary", "ready:", 60)
+        self.wait_link()
+
+    def wait_for_log(self, name, text, timeout, occurrences=1):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if text in self.read_log(name):
+            if self.read_log(name).count(text) >= occurrences:
                 return
             if self.procs[name].poll() is not None:
                 raise RuntimeError(f"{name} exited early:\n{self.read_log(name)[-3000:]}")
