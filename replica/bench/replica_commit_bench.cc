@@ -63,9 +63,11 @@ Result<StagedEpoch> StageEpoch(EpochStager& stager, std::mt19937_64& rng, uint32
   EpochChecksum sum;
   std::uniform_int_distribution<uint64_t> gfn_dist(0, kGuestPages - 1);
   std::vector<uint64_t> gfns;
+  std::vector<bool> picked(kGuestPages);
   while (gfns.size() < pages) {
     uint64_t gfn = gfn_dist(rng);
-    if (std::find(gfns.begin(), gfns.end(), gfn) == gfns.end()) gfns.push_back(gfn);
+    if (!picked[gfn]) gfns.push_back(gfn);
+    picked[gfn] = true;
   }
   for (uint64_t gfn : gfns) {
     std::span<std::byte> page(scratch.data() + (gfn % 64) * kPageSize, kPageSize);
@@ -92,7 +94,8 @@ Result<Samples> RunCase(const std::string& parent, const Case& c, double seconds
   config.directory = dir;
   config.geometry = BenchGeometry();
   config.durability = c.durability;
-  // The commit-step hook doubles as a cheap timer: where does a commit spend its time?
+  // The commit-step hook doubles as a cheap timer: where does a commit spend its time? (With a hook
+  // installed the journal entry is written in two pwritev calls instead of one.)
   Samples samples;
   bool measuring = false;
   Clock::time_point last_step;
