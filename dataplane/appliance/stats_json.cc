@@ -51,10 +51,12 @@ std::string StatsJson(const std::string& appliance, const ApplianceStats& s) {
   return fmt::format(
       "{{\"appliance\":{},\"session\":{},\"liveness\":{},\"rx_frames\":{},\"tx_frames\":{},\"unknown_stream\":{},"
       "\"session_refused\":{},\"streams_removed\":{},\"rx_faults_total\":{},\"rx_faults\":{{{}}},"
-      "\"outbound\":[{}],\"inbound\":[{}]}}",
+      "\"outbound\":[{}],\"inbound\":[{}],\"closed_streams\":{{\"epochs_committed\":{},\"epochs_failed\":{},"
+      "\"retransmits\":{},\"frames\":{},\"wire_bytes\":{}}}}}",
       Quote(appliance), Quote(s.session), Quote(s.liveness), s.worker.rx_frames, s.worker.tx_frames,
       s.worker.unknown_stream, s.worker.session_refused, s.worker.streams_removed, s.rx_faults.Total(), faults, out,
-      in);
+      in, s.outbound_closed.epochs_committed, s.outbound_closed.epochs_failed, s.outbound_closed.retransmits,
+      s.outbound_closed.frames, s.outbound_closed.wire_bytes);
 }
 
 }  // namespace replink::dataplane

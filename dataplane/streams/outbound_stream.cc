@@ -4,6 +4,7 @@
 
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -54,7 +55,7 @@ OutboundStream::OutboundStream(uint32_t stream_id, CaptureRingReader reader, Uni
       writer_(encap),
       sender_(stream_id, link::SenderConfig{tuning.window, tuning.window, 3, {}}),
       pacer_(link::PacerConfig{tuning.rate_bps, 64 * 1024}),
-      batch_(tuning.batch),
+      batch_(kMaxBatch),
       payload_(1u << 20),
       frames_(tuning.window) {}
 
@@ -70,6 +71,14 @@ std::string_view OutboundStream::state_name() const {
   return "unknown";
 }
 
+void OutboundStream::Retune(const OutboundTuning& tuning, uint64_t now_ns) {
+  uint32_t allocated = tuning_.window;
+  tuning_ = tuning;
+  tuning_.window = allocated;
+  tuning_.batch = std::clamp<uint32_t>(tuning.batch, 1, kMaxBatch);
+  pacer_.Reconfigure(link::PacerConfig{tuning.rate_bps, 64 * 1024}, now_ns);
+}
+
 bool OutboundStream::ShimGone() {
   char c;
   ssize_t n = recv(registration_.get(), &c, 1, MSG_DONTWAIT | MSG_PEEK);
@@ -78,12 +87,13 @@ bool OutboundStream::ShimGone() {
 
 void OutboundStream::Transmit(rte_mbuf* m, FrameSink& sink) {
   counters_.wire_bytes += m->pkt_len;
-  pacer_.Consume(m->pkt_len, 0);
+  pacer_.Consume(m->pkt_len, now_ns_);
   sink.Send(m);
 }
 
 bool OutboundStream::Poll(uint64_t now_ns, const LinkView& link, FrameSink& sink) {
   if (reader_.failed()) return false;
+  now_ns_ = now_ns;
   bool did = FlushCompletions();
 
   if (!link.usable || link.session_id != session_id_) {
@@ -190,7 +200,7 @@ bool OutboundStream::DiscardRecords(bool stop_at_catch_up) {
   bool any_slots = false;
   while (true) {
     if (batch_pos_ == batch_len_) {
-      auto n = reader_.Poll(batch_);
+      auto n = reader_.Poll(std::span(batch_).first(std::clamp<uint32_t>(tuning_.batch, 1, kMaxBatch)));
       if (!n.ok() || *n == 0) break;
       batch_pos_ = 0;
       batch_len_ = *n;
@@ -217,11 +227,12 @@ bool OutboundStream::DiscardRecords(bool stop_at_catch_up) {
 }
 
 bool OutboundStream::StartFrame(uint64_t epoch, FrameSink& sink) {
-  if (sender_.CanSend() != link::SendBlock::kNone) {
+  if (sender_.CanSend() != link::SendBlock::kNone ||
+      (tuning_.send_window != 0 && sender_.in_flight() >= tuning_.send_window)) {
     ++counters_.window_stalls;
     return false;
   }
-  if (!pacer_.CanSend(encap_.max_frame(), 0)) {
+  if (!pacer_.CanSend(encap_.max_frame(), now_ns_)) {
     ++counters_.pacer_stalls;
     return false;
   }
@@ -231,7 +242,9 @@ bool OutboundStream::StartFrame(uint64_t epoch, FrameSink& sink) {
     return false;
   }
   auto room = FrameSink::Room(frame_);
-  writer_.BeginData(room.first(std::min(room.size(), encap_.max_frame())), stream_id_, epoch);
+  std::size_t limit = encap_.max_frame();
+  if (tuning_.mtu != 0) limit = std::min<std::size_t>(limit, link::kEthernetHeaderSize + tuning_.mtu);
+  writer_.BeginData(room.first(std::min(room.size(), limit)), stream_id_, epoch);
   frame_epoch_ = epoch;
   return true;
 }
@@ -282,7 +295,7 @@ bool OutboundStream::PumpRecords(uint64_t now_ns, const LinkView& link, FrameSin
   for (int frames = 0; frames < kMaxFramesPerPoll;) {
     if (!pending_.active) {
       if (batch_pos_ == batch_len_) {
-        auto n = reader_.Poll(batch_);
+        auto n = reader_.Poll(std::span(batch_).first(std::clamp<uint32_t>(tuning_.batch, 1, kMaxBatch)));
         if (!n.ok()) {  // the shim broke the ABI: the reader failed the stream and told the shim
           FailInFlight(n.error().message);
           return true;

@@ -34,8 +34,10 @@
 namespace replink::dataplane {
 
 struct OutboundTuning {
-  uint32_t window = 1024;              // frames in flight
-  uint32_t batch = 32;                 // ring records polled per round
+  uint32_t window = 1024;              // frames in flight (buffers allocated at creation)
+  uint32_t send_window = 0;            // operator cap on frames in flight, <= window; 0 = window
+  uint32_t mtu = 0;                    // largest MTU for DATA frames, <= the encapsulation's; 0 = it
+  uint32_t batch = 32;                 // ring records polled per round (1..kMaxBatch)
   codec::CodecSetting codec = codec::CodecSetting::kAuto;
   std::size_t delta_cache_mib = 256;
   uint64_t rate_bps = 0;               // 0 = unlimited
@@ -53,6 +55,7 @@ struct LinkView {
 
 class OutboundStream {
  public:
+  static constexpr uint32_t kMaxBatch = 512;
   static Result<std::unique_ptr<OutboundStream>> Create(uint32_t stream_id, CaptureRingReader reader,
                                                         UniqueFd registration, UniqueFd doorbell,
                                                         const link::LinkEncapsulation& encap,
@@ -71,6 +74,15 @@ class OutboundStream {
   void OnAck(const link::LinkHeader& header, uint64_t now_ns);
   // The session restarted or the peer reset this stream: in-flight data is gone on the other side.
   void OnPeerLost(std::string_view why, uint64_t now_ns);
+
+  // Operator retuning (replinkctl link set), between rounds on the worker lcore: batch, codec, rate,
+  // send window, MTU, failure timeout take effect with the next frame; nothing in flight is touched.
+  // `window` (the allocation) is kept.
+  void Retune(const OutboundTuning& tuning, uint64_t now_ns);
+  // Swaps in a delta cache built off the worker (a new size); returns the old one to be destroyed
+  // there too. The new cache starts empty, which is always safe: deltas resume as pages are re-sent.
+  codec::DeltaCache ReplaceDeltaCache(codec::DeltaCache cache) { return encoder_.ReplaceCache(std::move(cache)); }
+  const OutboundTuning& tuning() const { return tuning_; }
 
   // The shim closed its registration socket (checked by the worker now and then).
   bool ShimGone();
@@ -142,12 +154,13 @@ class OutboundStream {
   uint64_t next_open_ns_ = 0;
   uint64_t opening_since_ns_ = 0;     // first STREAM_OPEN of this opening
   uint32_t session_id_ = 0;
+  uint64_t now_ns_ = 0;              // time of the current Poll (the pacer's clock)
   bool need_catch_up_ = true;        // discard until a catch-up epoch (the first epoch is one)
   bool in_epoch_ = false;            // the ring is inside an epoch we are sending
   uint64_t frame_epoch_ = 0;
   rte_mbuf* frame_ = nullptr;        // DATA frame being filled
   uint64_t frame_slot_end_ = 0;
-  std::vector<CaptureRecord> batch_;
+  std::vector<CaptureRecord> batch_;  // kMaxBatch records; tuning_.batch of them used per poll
   std::size_t batch_pos_ = 0;
   std::size_t batch_len_ = 0;
   PendingRecord pending_;

@@ -30,6 +30,8 @@ struct OutboundCounters {
   uint64_t pacer_stalls = 0;       // rounds held back by the rate cap
   uint64_t mbuf_exhausted = 0;
   uint64_t completion_retries = 0; // the shim's completion ring was full
+
+  OutboundCounters& operator+=(const OutboundCounters& o);
 };
 
 struct InboundCounters {

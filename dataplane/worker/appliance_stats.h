@@ -12,6 +12,8 @@
 #include "dataplane/port/port_io.h"
 #include "dataplane/streams/stream_counters.h"
 #include "link/frame_fault.h"
+#include "link/link_session.h"
+#include "link/reliable_sender.h"
 
 namespace replink::dataplane {
 
@@ -31,6 +33,11 @@ struct WorkerCounters {
   uint64_t rounds = 0;
 };
 
+// Upper bounds (microseconds) of the commit-latency buckets exported as a Prometheus histogram.
+inline constexpr std::array<uint64_t, 17> kCommitLatencyBucketsUs = {
+    50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
+    1'000'000, 2'500'000, 5'000'000, 10'000'000};
+
 struct CodecUse {
   uint64_t pages = 0;
   uint64_t bytes_out = 0;
@@ -47,6 +54,9 @@ struct OutboundStats {
   uint64_t commit_p99_us = 0;
   uint64_t commit_p999_us = 0;
   uint64_t commit_max_us = 0;
+  uint64_t commit_sum_us = 0;
+  std::array<uint64_t, kCommitLatencyBucketsUs.size()> commit_buckets{};  // cumulative: samples <= bound
+  link::SenderCounters sender;      // retransmits by cause, probes, window/credit stalls
   uint64_t last_committed_epoch = 0;
   uint64_t last_commit_age_ns = 0;  // 0 when never committed
   uint64_t ring_pending = 0;        // descriptors published by the shim, not yet taken
@@ -78,10 +88,16 @@ struct ApplianceStats {
   std::string peer_name;
   uint64_t peer_rtt_ns = 0;
   uint64_t peer_last_heard_ns = 0;
+  uint32_t agreed_mtu = 0;          // negotiated in HELLO (0 until established)
+  uint32_t agreed_window = 0;
+  uint64_t agreed_heartbeat_ns = 0;
+  link::SessionCounters session_counters;
+  std::vector<uint32_t> unprotected;  // VMs the operator unprotected (registrations refused)
   WorkerCounters worker;
   link::FaultCounters rx_faults;    // frames refused, by reason
   port::PortCounters port;
   std::vector<OutboundStats> outbound;
+  OutboundCounters outbound_closed;  // summed counters of streams whose shim went away
   std::vector<InboundStats> inbound;
 };
 

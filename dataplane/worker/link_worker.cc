@@ -29,8 +29,9 @@ uint64_t MonotonicNs() {
 }
 
 struct Command {
-  enum class Kind { kAddOutbound } kind;
+  enum class Kind { kAddOutbound, kTask } kind;
   OutboundStream* stream;
+  std::shared_ptr<WorkerTask> task;  // kTask
 };
 
 std::atomic<uint32_t> g_ring_serial{0};
@@ -79,8 +80,17 @@ LinkWorker::~LinkWorker() {
   rte_ring_free(inbox_);
 }
 
+Result<void> LinkWorker::Post(std::shared_ptr<WorkerTask> task) {
+  auto* cmd = new Command{Command::Kind::kTask, nullptr, std::move(task)};
+  if (rte_ring_enqueue(inbox_, cmd) != 0) {
+    delete cmd;
+    return MakeError(Errc::kNoSpace, "worker command ring full");
+  }
+  return Ok();
+}
+
 Result<void> LinkWorker::AddOutbound(std::unique_ptr<OutboundStream> stream) {
-  auto* cmd = new Command{Command::Kind::kAddOutbound, stream.get()};
+  auto* cmd = new Command{Command::Kind::kAddOutbound, stream.get(), nullptr};
   if (rte_ring_enqueue(inbox_, cmd) != 0) {
     delete cmd;
     return MakeError(Errc::kNoSpace, "worker command ring full");
@@ -112,12 +122,24 @@ bool LinkWorker::PollControl() {
   bool did = false;
   while (rte_ring_dequeue(inbox_, &item) == 0) {
     auto* cmd = static_cast<Command*>(item);
+    if (cmd->kind == Command::Kind::kTask) {
+      cmd->task->Run(*this, MonotonicNs());
+      cmd->task->MarkDone();
+      delete cmd;
+      did = true;
+      continue;
+    }
     std::unique_ptr<OutboundStream> stream(cmd->stream);
     delete cmd;
     uint32_t id = stream->id();
     if (outbound_.count(id) != 0 || inbound_.count(id) != 0) {
       fmt::print(stderr, "replink-dataplane: vm {} registered twice; refusing the second\n", id);
       stream->reader().Fail(Errc::kState, 0, "this VM is already protected or replicated by this appliance");
+      continue;
+    }
+    if (unprotected_.count(id) != 0) {
+      fmt::print(stderr, "replink-dataplane: vm {} was unprotected by the operator; refusing its shim\n", id);
+      stream->reader().Fail(Errc::kState, 0, "unprotected by the operator (replinkctl vm protect to allow it again)");
       continue;
     }
     fmt::print("replink-dataplane: vm {} '{}' protected from here (primary)\n", id, stream->name());
@@ -328,6 +350,7 @@ bool LinkWorker::PollStreams(uint64_t now_ns) {
       fmt::print("replink-dataplane: vm {} '{}': shim disconnected; stream closed\n", s.id(), s.name());
       std::fflush(stdout);
       ++counters_.streams_removed;
+      outbound_closed_ += s.counters();
       it = outbound_.erase(it);
       continue;
     }
@@ -438,9 +461,17 @@ void LinkWorker::PublishSnapshot(uint64_t now_ns) {
   if (session_.peer()) s.peer_name = session_.peer()->name;
   s.peer_rtt_ns = session_.liveness().rtt_ns();
   s.peer_last_heard_ns = session_.liveness().last_heard_ns();
+  if (session_.established()) {
+    s.agreed_mtu = session_.agreement().mtu;
+    s.agreed_window = session_.agreement().window;
+    s.agreed_heartbeat_ns = session_.agreement().heartbeat_interval_ns;
+  }
+  s.session_counters = session_.counters();
+  s.unprotected.assign(unprotected_.begin(), unprotected_.end());
   s.worker = counters_;
   s.rx_faults = reader_.faults();
   s.port = setup_.port->Counters();
+  s.outbound_closed = outbound_closed_;
   for (const auto& [id, out] : outbound_) {
     OutboundStats o;
     o.id = id;
@@ -457,6 +488,10 @@ void LinkWorker::PublishSnapshot(uint64_t now_ns) {
     o.commit_p99_us = h.PercentileUs(0.99);
     o.commit_p999_us = h.PercentileUs(0.999);
     o.commit_max_us = h.max_us();
+    o.commit_sum_us = h.sum_us();
+    for (std::size_t b = 0; b < kCommitLatencyBucketsUs.size(); ++b)
+      o.commit_buckets[b] = h.CountAtMostUs(kCommitLatencyBucketsUs[b]);
+    o.sender = out->sender().counters();
     o.last_committed_epoch = out->last_committed_epoch();
     o.last_commit_age_ns = out->last_committed_ns() ? now_ns - out->last_committed_ns() : 0;
     o.ring_pending = out->reader().pending_descriptors();
@@ -489,6 +524,31 @@ void LinkWorker::PublishSnapshot(uint64_t now_ns) {
 ApplianceStats LinkWorker::Snapshot() const {
   std::lock_guard<std::mutex> lock(snapshot_mutex_);
   return snapshot_;
+}
+
+OutboundCounters& OutboundCounters::operator+=(const OutboundCounters& o) {
+  epochs_sent += o.epochs_sent;
+  epochs_committed += o.epochs_committed;
+  epochs_failed += o.epochs_failed;
+  catch_up_epochs += o.catch_up_epochs;
+  records += o.records;
+  pages += o.pages;
+  zero_pages += o.zero_pages;
+  page_bytes += o.page_bytes;
+  payload_bytes += o.payload_bytes;
+  blob_bytes += o.blob_bytes;
+  disk_bytes += o.disk_bytes;
+  frames += o.frames;
+  wire_bytes += o.wire_bytes;
+  retransmits += o.retransmits;
+  open_attempts += o.open_attempts;
+  open_refusals += o.open_refusals;
+  peer_losses += o.peer_losses;
+  window_stalls += o.window_stalls;
+  pacer_stalls += o.pacer_stalls;
+  mbuf_exhausted += o.mbuf_exhausted;
+  completion_retries += o.completion_retries;
+  return *this;
 }
 
 }  // namespace replink::dataplane

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "dataplane/config/appliance_config.h"
@@ -41,6 +42,22 @@ struct WorkerSetup {
   uint64_t snapshot_interval_ns = 500'000'000;
 };
 
+class LinkWorker;
+
+// Control-plane work that must run on the worker lcore (runtime settings, unprotect, checks; built in
+// dataplane/control): the control thread posts it through the command ring, the worker runs it at
+// the start of a round and marks it done; the control thread polls done() and reads the outcome.
+class WorkerTask {
+ public:
+  virtual ~WorkerTask() = default;
+  virtual void Run(LinkWorker& worker, uint64_t now_ns) = 0;
+  bool done() const { return done_.load(std::memory_order_acquire); }
+  void MarkDone() { done_.store(true, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> done_{false};
+};
+
 class LinkWorker final : public FrameSink {
  public:
   static Result<std::unique_ptr<LinkWorker>> Create(const WorkerSetup& setup, link::LinkEncapsulation encap,
@@ -58,6 +75,16 @@ class LinkWorker final : public FrameSink {
 
   ApplianceStats Snapshot() const;
   const link::LinkEncapsulation& encapsulation() const { return encap_; }
+
+  // Control thread: queues a task for the worker lcore (the worker shares ownership until done).
+  Result<void> Post(std::shared_ptr<WorkerTask> task);
+  // Worker lcore only, for WorkerTasks.
+  std::map<uint32_t, std::unique_ptr<OutboundStream>>& outbound_streams() { return outbound_; }
+  const std::map<uint32_t, std::unique_ptr<InboundStream>>& inbound_streams() const { return inbound_; }
+  link::LinkSession& session() { return session_; }
+  OutboundTuning& outbound_tuning() { return setup_.outbound; }
+  // VMs the operator unprotected: their shims' registrations are refused until protected again.
+  std::set<uint32_t>& unprotected_vms() { return unprotected_; }
 
   rte_mbuf* Allocate() override;
   void Send(rte_mbuf* frame) override;
@@ -90,6 +117,8 @@ class LinkWorker final : public FrameSink {
   bool link_usable_ = false;
   uint64_t unusable_since_ns_ = 0;
   WorkerCounters counters_;
+  OutboundCounters outbound_closed_;
+  std::set<uint32_t> unprotected_;
   // Link utilisation estimate for the codec policy: bytes sent per interval vs the rate cap.
   uint64_t util_window_start_ns_ = 0;
   uint64_t util_window_bytes_ = 0;

@@ -27,7 +27,7 @@ def require_root():
 
 
 def config_text(name, ident, peer, lcore, port, run_dir, *, durability="page-cache", faults=None,
-                window=4096, link_extra=""):
+                window=64, link_extra=""):
     fault_lines = ""
     if faults:
         fault_lines = "[fault_injection]\nenabled = true\nseed = {seed}\ndirection = \"{direction}\"\n".format(

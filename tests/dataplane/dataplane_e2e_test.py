@@ -87,7 +87,7 @@ def scenario_faults(args):
         primary, secondary = run_basic(pair, args.epochs or 1500, 32, 64)
         expect_replica_exact(pair)
         bad = secondary["rx_faults"]["bad-checksum"] + primary["rx_faults"]["bad-checksum"]
-        retx = primary["outbound"][0]["retransmits"] if primary["outbound"] else 0
+        retx = sum(o["retransmits"] for o in primary["outbound"]) + primary["closed_streams"]["retransmits"]
         dups = secondary["inbound"][0]["duplicates"]
         print(f"corrupt frames refused: {bad}, retransmits: {retx}, duplicates dropped: {dups}")
         if bad == 0:
