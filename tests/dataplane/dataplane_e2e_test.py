@@ -101,9 +101,7 @@ def scenario_faults(args):
 def scenario_kill_secondary(args):
     pair = appliance_pair.AppliancePair(args.build)
     try:
-        pair.start("primary")
-        pair.start("secondary")
-        pair.wait_link()
+        pair.start_both()
         epochs = args.epochs or 3000
         shim = pair.shim(epochs, guest_mib=32, dirty_pages=64, rate=600, background=True)
         pair.wait_for_log("secondary", "committed epoch", 60)  # replicating
