@@ -48,6 +48,12 @@ class PageEncoder {
 
   // The peer's state is unknown (link reset, peer restart): forget every base.
   void ResetPeerState() { cache_.Clear(); }
+  // Installs another cache (e.g. of a new size, set at run time) and returns the old one. The new
+  // cache's content is the peer state from now on; an empty one is always safe.
+  DeltaCache ReplaceCache(DeltaCache cache) {
+    std::swap(cache_, cache);
+    return cache;
+  }
 
   const CodecCounters& counters(CodecId codec) const;
   const DeltaCache& cache() const { return cache_; }

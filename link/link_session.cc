@@ -84,6 +84,7 @@ FrameFault LinkSession::OnHello(const FrameView& frame, bool is_ack, uint64_t no
     state_ = SessionState::kHelloSent;
     hello_due_ns_ = now_ns;
     heartbeat_due_ns_ = UINT64_MAX;
+    rehello_due_ns_ = UINT64_MAX;
     have_agreement_ = false;
     own_resets_.clear();
     peer_resets_.clear();
@@ -105,6 +106,9 @@ FrameFault LinkSession::OnHello(const FrameView& frame, bool is_ack, uint64_t no
   agreement_ = std::move(agreement).value();
   have_agreement_ = true;
   last_failure_.clear();
+  // A HELLO inside the session may carry a retuned heartbeat offer (Retune).
+  if (state_ == SessionState::kEstablished) liveness_.SetInterval(agreement_.heartbeat_interval_ns);
+  if (is_ack) rehello_due_ns_ = UINT64_MAX;
   if (!is_ack) hello_ack_due_ = true;
   if (is_ack && state_ != SessionState::kEstablished) Establish(now_ns);
   return FrameFault::kNone;
@@ -192,6 +196,21 @@ void LinkSession::AnswerStreamReset(uint32_t stream_id, uint64_t resume_seq) {
   }
 }
 
+Result<void> LinkSession::Retune(uint32_t heartbeat_interval_us, uint32_t suspect_after, uint32_t down_after,
+                                 uint64_t now_ns) {
+  HelloInfo local = config_.local;
+  local.heartbeat_interval_us = heartbeat_interval_us;
+  std::vector<std::byte> hello;
+  REPLINK_TRY(EncodeHello(local, hello));
+  config_.local = local;
+  hello_payload_ = std::move(hello);
+  config_.suspect_after = suspect_after;
+  config_.down_after = down_after;
+  liveness_.SetThresholds(suspect_after, down_after);
+  if (state_ == SessionState::kEstablished) rehello_due_ns_ = now_ns;
+  return Ok();
+}
+
 bool LinkSession::reset_pending(uint32_t stream_id) const {
   return std::any_of(own_resets_.begin(), own_resets_.end(),
                      [&](const OwnReset& r) { return r.stream_id == stream_id; });
@@ -238,6 +257,11 @@ std::span<std::byte> LinkSession::PollTransmit(uint64_t now_ns, std::span<std::b
       return Control(buffer, FrameType::kReset, 0, r.stream_id, r.resume_seq, agreement_.session_id,
                      std::as_bytes(std::span(&p, 1)));
     }
+    if (now_ns >= rehello_due_ns_) {
+      rehello_due_ns_ = now_ns + config_.hello_retry_ns;
+      ++counters_.hellos_sent;
+      return Control(buffer, FrameType::kHello, 0, 0, 0, 0, hello_payload_);
+    }
     if (now_ns >= heartbeat_due_ns_) {
       heartbeat_due_ns_ = now_ns + agreement_.heartbeat_interval_ns;
       ++counters_.heartbeats_sent;
@@ -261,7 +285,7 @@ uint64_t LinkSession::NextDeadline() const {
     for (const PeerReset& r : peer_resets_)
       if (r.reply_due) return 0;
     for (const OwnReset& r : own_resets_) deadline = std::min(deadline, r.next_send_ns);
-    deadline = std::min(deadline, heartbeat_due_ns_);
+    deadline = std::min({deadline, heartbeat_due_ns_, rehello_due_ns_});
   } else {
     deadline = std::min(deadline, hello_due_ns_);
   }

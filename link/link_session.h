@@ -102,6 +102,14 @@ class LinkSession {
   void RequestStreamReset(uint32_t stream_id, uint64_t resume_seq, ResetReason reason,
                           uint64_t now_ns);
   void AnswerStreamReset(uint32_t stream_id, uint64_t resume_seq);
+
+  // Operator retuning at run time (replinkctl link set): a new heartbeat interval to offer and new
+  // liveness thresholds (in intervals). The thresholds apply at once. The interval is renegotiated
+  // inside the session: a HELLO with the new offer is sent (retried until a HELLO_ACK), the peer
+  // answers as to any HELLO of a known instance, and both adopt the shorter of the two offers as at
+  // first contact. Session id, streams and sequence numbers are untouched.
+  Result<void> Retune(uint32_t heartbeat_interval_us, uint32_t suspect_after, uint32_t down_after,
+                      uint64_t now_ns);
   bool reset_pending(uint32_t stream_id) const;
 
   SessionState state() const { return state_; }
@@ -149,6 +157,7 @@ class LinkSession {
   PeerLiveness liveness_;
   uint64_t hello_due_ns_ = UINT64_MAX;
   uint64_t heartbeat_due_ns_ = UINT64_MAX;
+  uint64_t rehello_due_ns_ = UINT64_MAX;  // Retune while established: HELLO until HELLO_ACK
   bool hello_ack_due_ = false;
   std::vector<OwnReset> own_resets_;
   std::vector<PeerReset> peer_resets_;

@@ -31,6 +31,11 @@ class PeerLiveness {
   explicit PeerLiveness(const LivenessConfig& config = {});
 
   void SetInterval(uint64_t heartbeat_interval_ns) { config_.heartbeat_interval_ns = heartbeat_interval_ns; }
+  // New silence thresholds (operator retuning); same clamping as the constructor.
+  void SetThresholds(uint32_t suspect_after, uint32_t down_after) {
+    config_.suspect_after = suspect_after == 0 ? 1 : suspect_after;
+    config_.down_after = down_after < config_.suspect_after ? config_.suspect_after : down_after;
+  }
   void OnHeard(uint64_t now_ns);
   // Re-evaluates silence; returns true when the state changed.
   bool Update(uint64_t now_ns);
