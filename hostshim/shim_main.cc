@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "hostshim/capture_loop.h"
+#include "hostshim/kvm/kvm_shim.h"
 #include "hostshim/shim_registration.h"
 #include "hostshim/synthetic/synthetic_backend.h"
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   using namespace replink;
   ShimOptions o;
   CLI::App app{"replink-shim: capture a protected VM's epochs into a capture ring"};
-  app.add_option("--backend", o.backend, "Guest backend")->check(CLI::IsMember({"synthetic"}));
+  app.add_option("--backend", o.backend, "Guest backend")->check(CLI::IsMember({"synthetic", "kvm"}));
   app.add_option("--socket", o.socket_path, "Dataplane registration socket");
   app.add_option("--vm-id", o.vm_id, "Protected VM id (unique per appliance pair)")->check(CLI::Range(1ull, 1ull << 32));
   app.add_option("--vm-name", o.vm_name, "Protected VM name");
@@ -83,12 +84,43 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "Workload seed");
   app.add_option("--dump-memory", o.dump_memory, "At the end, write guest memory to this file (tests)");
   app.add_option("--dump-disk", o.dump_disk, "At the end, write the guest's disk to this file (tests)");
+  kvm::KvmShimOptions kvm_options;
+  kvm::AddKvmShimOptions(app, kvm_options);
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   signal(SIGPIPE, SIG_IGN);
 
+  // The backend: a hand-written guest on /dev/kvm, or the synthetic workload.
+  std::unique_ptr<GuestBackend> backend;
+  int memory_fd = -1;
+  std::function<uint64_t()> released_ios;
+  std::function<bool()> finished = [] { return false; };
+  std::function<std::span<const std::byte>()> guest_memory;
+  if (o.backend == "kvm") {
+    auto guest = kvm::CreateKvmShimGuest(kvm_options, o.vm_name, o.guest_mib, o.seed);
+    if (!guest.ok()) return Fail(guest.error());
+    fmt::print("replink-shim: vm {} '{}' {}\n", o.vm_id, o.vm_name, guest->description);
+    std::fflush(stdout);
+    kvm::KvmBackend* k = guest->backend.get();
+    memory_fd = k->memory_fd();
+    released_ios = [k] { return k->released_ios(); };
+    finished = [k] { return k->finished(); };
+    // A KVM guest keeps running after the last epoch until its next I/O: its dump is that state.
+    guest_memory = [k] {
+      (void)k->Pause();
+      return std::span<const std::byte>(k->memory(), k->memory_bytes());
+    };
+    backend = std::move(guest->backend);
+    if (kvm_options.unprotected) {
+      auto run = kvm::RunUnprotected(*k, [] { return g_stop.load(); });
+      fmt::print("replink-shim: unprotected run ended: {} I/Os released, guest {}\n", k->released_ios(),
+                 k->finished() ? fmt::format("exited with status {}", k->exit_status()) : "stopped");
+      if (!run.ok()) return Fail(run.error());
+      return k->finished() && k->exit_status() != 0 ? 3 : 0;
+    }
+  } else {
   SyntheticGuestSpec spec;
   spec.name = o.vm_name;
   spec.guest_pages = o.guest_mib * 256;
@@ -102,8 +134,14 @@ int main(int argc, char** argv) {
   spec.workload.dirty_pages_per_epoch = o.dirty_pages;
   spec.workload.epoch_rate = o.rate;
   spec.workload.seed = o.seed;
-  auto backend = SyntheticBackend::Create(spec);
-  if (!backend.ok()) return Fail(backend.error());
+  auto synthetic = SyntheticBackend::Create(spec);
+  if (!synthetic.ok()) return Fail(synthetic.error());
+  auto* sb = new SyntheticBackend(std::move(synthetic).value());
+  backend.reset(sb);
+  memory_fd = sb->memory().fd();
+  released_ios = [sb] { return sb->released_ios(); };
+  guest_memory = [sb] { return std::span<const std::byte>(sb->memory().bytes()); };
+  }
   GuestInfo info = backend->Describe();
 
   CaptureRingParams params;
@@ -117,10 +155,10 @@ int main(int argc, char** argv) {
   params.slot_count = o.slots;
   auto ring = CaptureRingWriter::Create(params);
   if (!ring.ok()) return Fail(ring.error());
-  auto conn = ConnectToDataplane(o.socket_path, *ring, o.share_memory ? backend->memory().fd() : -1, 10000);
+  auto conn = ConnectToDataplane(o.socket_path, *ring, o.share_memory ? memory_fd : -1, 10000);
   if (!conn.ok()) return Fail(conn.error());
   fmt::print("replink-shim: vm {} '{}' registered ({} MiB guest, {} capture slots, {} backing, mode {})\n",
-             o.vm_id, o.vm_name, o.guest_mib, o.slots,
+             o.vm_id, o.vm_name, info.guest_pages / 256, o.slots,
              ring->region().backing() == SharedRegion::Backing::kHugetlb ? "hugetlb" : "4k-page", o.mode);
   std::fflush(stdout);
 
@@ -144,22 +182,25 @@ int main(int argc, char** argv) {
     last_epochs = s.epochs;
     last_pages = s.pages;
   };
-  auto result = loop.Run(o.epochs, [] { return g_stop.load(); });
+  auto result = loop.Run(o.epochs, [&] { return g_stop.load() || finished(); });
   const CaptureStats& s = loop.stats();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("replink-shim: done: {} epochs ({} committed, {} failed), {} pages, {} disk bytes in {:.2f} s; "
              "pause mean {:.1f} us max {:.1f} us; {} I/Os released\n",
              s.epochs, s.committed, s.failed, s.pages, s.disk_write_bytes, secs,
              s.epochs ? double(s.pause_ns_total) / double(s.epochs) / 1000.0 : 0.0, double(s.pause_ns_max) / 1000.0,
-             backend->released_ios());
+             released_ios());
   if (!result.ok()) return Fail(result.error());
   // The guest stopped after its last epoch, so these are exactly its state at that epoch.
   if (!o.dump_memory.empty()) {
-    auto dumped = DumpToFile(o.dump_memory, backend->memory().bytes().first(info.guest_pages * kPageSize));
+    auto dumped = DumpToFile(o.dump_memory, guest_memory().first(info.guest_pages * kPageSize));
     if (!dumped.ok()) return Fail(dumped.error());
   }
   if (!o.dump_disk.empty()) {
-    auto dumped = DumpToFile(o.dump_disk, backend->disk().bytes().first(info.disk_sectors * kSectorSize));
+    std::vector<std::byte> disk(info.disk_sectors * kSectorSize);
+    auto read = backend->ReadDisk(0, 0, disk);
+    if (!read.ok()) return Fail(read.error());
+    auto dumped = DumpToFile(o.dump_disk, disk);
     if (!dumped.ok()) return Fail(dumped.error());
   }
   return s.failed == 0 ? 0 : 2;
