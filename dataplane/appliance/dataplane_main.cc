@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "dataplane/appliance/appliance_setup.h"
+#include "dataplane/appliance/promotion_runner.h"
 #include "dataplane/appliance/shim_registrar.h"
 #include "dataplane/appliance/stats_json.h"
 #include "dataplane/appliance/status_line.h"
@@ -104,6 +105,19 @@ int main(int argc, char** argv) {
       auto next_print = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_interval_ms);
       while (!g_stop.load() && !worker_done.load()) {
         registrar->Poll(50, **worker, setup.outbound);
+        for (const auto& promotion : (*worker)->TakePromotions()) {
+          const config::VmConfig* vm = nullptr;
+          for (const auto& candidate : config->vms)
+            if (candidate.id == promotion.vm_id) vm = &candidate;
+          if (!promotion.error.empty() || vm == nullptr || vm->promote_command.empty()) continue;
+          std::string command = dataplane::ExpandPromoteCommand(vm->promote_command, *vm, promotion.epoch);
+          auto pid = dataplane::SpawnDetached(command);
+          if (pid.ok())
+            fmt::print("replink-dataplane: vm {}: resuming the guest: {} (pid {})\n", vm->id, command, *pid);
+          else
+            fmt::print(stderr, "replink-dataplane: vm {}: {}\n", vm->id, pid.error().Describe());
+          std::fflush(stdout);
+        }
         if (stats_interval_ms == 0 || std::chrono::steady_clock::now() < next_print) continue;
         next_print += std::chrono::milliseconds(stats_interval_ms);
         dataplane::ApplianceStats current = (*worker)->Snapshot();

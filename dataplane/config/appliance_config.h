@@ -141,6 +141,10 @@ struct VmConfig {
   // Optional: put the memory image elsewhere (e.g. on hugetlbfs); replica_dir/memory.img links to it.
   std::string memory_image;
   Durability durability = Durability::kDsync;
+  // Failover: when the primary is declared dead (peer down for failure_timeout_ms), the secondary
+  // closes this VM's replica and runs this command to resume the guest from it. Placeholders:
+  // {replica_dir}, {vm_id}, {vm_name}, {epoch}. Empty: no automatic promotion (operator decides).
+  std::string promote_command;
 };
 
 struct ShimConfig {

@@ -179,6 +179,7 @@ void ReadVm(TomlSectionReader& r, VmConfig& out) {
   r.String("memory_image", out.memory_image);
   r.Enum<Durability>("durability", out.durability,
                      {{"dsync", Durability::kDsync}, {"page-cache", Durability::kPageCache}});
+  r.String("promote_command", out.promote_command);
   r.RejectUnknownKeys();
 }
 

@@ -74,6 +74,9 @@ InboundStream::~InboundStream() {
 }
 
 Result<bool> InboundStream::Reopen(const link::StreamOpenPayload& open) {
+  if (promoted_)
+    return MakeError(Errc::kState, "vm {} was promoted on this appliance (failover): it is no longer a replica",
+                     stream_id_);
   if (open.open_id == open_id_) return false;
   replica::ReplicaGeometry wanted = GeometryOf(stream_id_, open);
   if (!(wanted == store_.geometry()))
@@ -114,8 +117,17 @@ void InboundStream::Reject(const Error& error) {
   rejecting_ = true;
 }
 
+Result<uint64_t> InboundStream::Promote() {
+  if (!promoted_) {
+    ResetSequence();  // drops a half-staged or sealed epoch: it was never acknowledged as committed
+    promoted_ = true;
+    REPLINK_TRY(store_.Close());
+  }
+  return store_.committed_epoch();
+}
+
 bool InboundStream::OnData(rte_mbuf* frame, const link::FrameView& view, uint64_t now_ns) {
-  if (rejecting_) {  // waiting for the primary to re-open after we asked for a reset
+  if (rejecting_ || promoted_) {  // waiting for the primary to re-open after we asked for a reset
     rte_pktmbuf_free(frame);
     return true;
   }
@@ -246,7 +258,7 @@ Result<void> InboundStream::Apply(const link::RecordView& r, uint64_t now_ns) {
 
 bool InboundStream::PollAck(uint64_t now_ns, uint32_t session_id, const link::LinkEncapsulation& encap,
                             FrameSink& sink) {
-  if (!receiver_.AckDue(now_ns)) return false;
+  if (promoted_ || !receiver_.AckDue(now_ns)) return false;
   rte_mbuf* m = sink.Allocate();
   if (m == nullptr) return false;
   link::LinkHeader h{};

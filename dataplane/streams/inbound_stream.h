@@ -75,6 +75,11 @@ class InboundStream {
   uint64_t last_commit_ns() const { return last_commit_ns_; }
   // Closes the replica cleanly (durable, journal retired) so a restore can open it.
   Result<void> Close() { return store_.Close(); }
+  // Failover: the staged epoch (if any) is discarded, the replica closed at its last committed epoch
+  // and the stream refuses everything from now on (the old primary must not write into a promoted
+  // replica). Returns the epoch the guest resumes from.
+  Result<uint64_t> Promote();
+  bool promoted() const { return promoted_; }
 
  private:
   struct Buffered {
@@ -99,7 +104,8 @@ class InboundStream {
   codec::PageDecoder decoder_;
   std::vector<Buffered> buffered_;  // by seq % window
   bool rejecting_ = false;          // an epoch was refused: drop data until the primary re-opens
-  bool commit_pending_ = false;     // the stager holds a sealed epoch (staged_) not yet committed
+  bool commit_pending_ = false;
+  bool promoted_ = false;     // the stager holds a sealed epoch (staged_) not yet committed
   replica::StagedEpoch staged_;
   bool have_wire_epoch_ = false;
   uint64_t last_wire_epoch_ = 0;    // last wire epoch committed (or begun, while staging)

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -321,6 +322,11 @@ void LinkWorker::HandleSessionEvents(uint64_t now_ns) {
         break;
       case Kind::kLivenessChanged:
         fmt::print("replink-dataplane: peer is {}\n", link::LivenessName(ev->liveness));
+        if (ev->liveness == link::Liveness::kDown) {
+          // The primary is declared dead: promote every replica that has a failover command.
+          for (const config::VmConfig& vm : setup_.config->vms)
+            if (!vm.promote_command.empty() && inbound_.count(vm.id) != 0) Promote(vm.id, "primary declared dead");
+        }
         break;
       case Kind::kStreamReset:
         if (auto out = outbound_.find(ev->stream_id); out != outbound_.end())
@@ -445,8 +451,53 @@ void LinkWorker::Run(const std::atomic<bool>& stop) {
   PublishSnapshot(MonotonicNs());
 }
 
+namespace {
+
+class PromoteTask final : public WorkerTask {
+ public:
+  explicit PromoteTask(uint32_t vm_id) : vm_id_(vm_id) {}
+  void Run(LinkWorker& worker, uint64_t) override { worker.Promote(vm_id_, "operator request"); }
+
+ private:
+  uint32_t vm_id_;
+};
+
+}  // namespace
+
+Result<void> LinkWorker::RequestPromotion(uint32_t vm_id) { return Post(std::make_shared<PromoteTask>(vm_id)); }
+
+void LinkWorker::Promote(uint32_t vm_id, const char* why) {
+  Promotion p{vm_id, 0, {}, {}};
+  for (const config::VmConfig& vm : setup_.config->vms)
+    if (vm.id == vm_id) p.replica_dir = vm.replica_dir;
+  auto in = inbound_.find(vm_id);
+  if (in == inbound_.end()) {
+    p.error = fmt::format("vm {} has no replica on this appliance", vm_id);
+  } else if (in->second->promoted()) {
+    return;  // already done
+  } else {
+    auto epoch = in->second->Promote();
+    if (epoch.ok()) {
+      p.epoch = *epoch;
+    } else {
+      p.error = epoch.error().Describe();
+    }
+  }
+  fmt::print("replink-dataplane: vm {}: failover ({}): {}\n", vm_id, why,
+             p.error.empty() ? fmt::format("replica closed at committed epoch {}, ready to resume", p.epoch) : p.error);
+  std::fflush(stdout);
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  promotions_.push_back(std::move(p));
+}
+
+std::vector<LinkWorker::Promotion> LinkWorker::TakePromotions() {
+  std::lock_guard<std::mutex> lock(snapshot_mutex_);
+  return std::exchange(promotions_, {});
+}
+
 void LinkWorker::CloseReplicas() {
   for (auto& [id, in] : inbound_) {
+    if (in->promoted()) continue;
     auto closed = in->Close();
     if (!closed.ok())
       fmt::print(stderr, "replink-dataplane: vm {}: closing the replica: {}\n", id, closed.error().Describe());

@@ -72,6 +72,19 @@ class LinkWorker final : public FrameSink {
   bool RunOnce(uint64_t now_ns);
   // Closes every replica cleanly (worker stopped).
   void CloseReplicas();
+  // Failover by operator command (the worker also promotes by itself when the primary is declared
+  // dead and the VM has a promote_command). Any thread; applied on the worker's next round.
+  Result<void> RequestPromotion(uint32_t vm_id);
+  // Promotions done since the last call, for the control thread to act on (run promote_command).
+  struct Promotion {
+    uint32_t vm_id;
+    uint64_t epoch;
+    std::string replica_dir;
+    std::string error;  // non-empty: the replica could not be closed cleanly
+  };
+  std::vector<Promotion> TakePromotions();
+  // Worker lcore only: closes the VM's replica for failover and records the promotion.
+  void Promote(uint32_t vm_id, const char* why);
 
   ApplianceStats Snapshot() const;
   const link::LinkEncapsulation& encapsulation() const { return encap_; }
@@ -126,6 +139,7 @@ class LinkWorker final : public FrameSink {
   uint64_t next_snapshot_ns_ = 0;
   mutable std::mutex snapshot_mutex_;  // guards snapshot_ only; taken twice a second
   ApplianceStats snapshot_;
+  std::vector<Promotion> promotions_;  // guarded by snapshot_mutex_
 };
 
 }  // namespace replink::dataplane
