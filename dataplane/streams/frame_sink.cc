@@ -5,7 +5,7 @@
 namespace replink::dataplane {
 
 std::span<std::byte> FrameSink::Room(rte_mbuf* m) {
-  return {rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_tailroom(m) + m->data_len};
+  return {rte_pktmbuf_mtod(m, std::byte*), static_cast<std::size_t>(rte_pktmbuf_tailroom(m)) + m->data_len};
 }
 
 void FrameSink::SetLength(rte_mbuf* m, std::size_t bytes) {

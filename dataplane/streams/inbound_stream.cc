@@ -50,6 +50,7 @@ Result<std::unique_ptr<InboundStream>> InboundStream::Open(uint32_t stream_id, c
   stc.geometry = store.geometry();
   // A catch-up epoch may carry every page: stage a whole guest plus room for state and disk writes.
   stc.arena_bytes = open.guest_pages * kPageSize + tuning.staging_slack_bytes;
+  stc.prefault_arena = false;  // guest-sized, but only a catch-up epoch fills it: touch on demand
   REPLINK_ASSIGN_OR_RETURN(replica::EpochStager stager, replica::EpochStager::Create(stc, store.committed_epoch()));
   return std::unique_ptr<InboundStream>(new InboundStream(stream_id, open.open_id, std::move(store),
                                                           std::move(stager), tuning.window,
