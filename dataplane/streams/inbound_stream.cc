@@ -65,11 +65,13 @@ InboundStream::InboundStream(uint32_t stream_id, uint64_t open_id, replica::Repl
       stager_(std::move(stager)),
       receiver_(stream_id, link::ReceiverConfig{window, 4, 50'000}),
       assembler_(stream_id, max_item),
-      buffered_(window) {
+      buffered_(window),
+      committer_(std::make_unique<AsyncCommitter>(store_)) {
   ++counters_.opens;
 }
 
 InboundStream::~InboundStream() {
+  committer_->Wait();
   for (Buffered& b : buffered_)
     if (b.mbuf != nullptr) rte_pktmbuf_free(b.mbuf);
 }
@@ -91,6 +93,8 @@ Result<bool> InboundStream::Reopen(const link::StreamOpenPayload& open) {
 }
 
 void InboundStream::ResetSequence() {
+  committer_->Wait();
+  if (committer_->busy()) (void)committer_->Collect();  // its epoch stays committed; we start over
   receiver_.Reset(0, [this](uint64_t seq) {
     Buffered& b = buffered_[seq % buffered_.size()];
     if (b.mbuf != nullptr) rte_pktmbuf_free(b.mbuf);
@@ -109,6 +113,8 @@ void InboundStream::ResetSequence() {
 void InboundStream::OnPeerLost() { ResetSequence(); }
 
 void InboundStream::Reject(const Error& error) {
+  committer_->Wait();
+  if (committer_->busy()) (void)committer_->Collect();
   commit_pending_ = false;
   last_error_ = error.Describe();
   ++counters_.epochs_rejected;
@@ -174,14 +180,19 @@ bool InboundStream::DrainInOrder(uint64_t now_ns) {
 
 bool InboundStream::CommitPending(uint64_t now_ns) {
   if (!commit_pending_) return true;
+  if (!committer_->busy()) {
+    commit_started_ns_ = MonotonicNs();
+    committer_->Start(staged_);
+    return true;
+  }
+  if (!committer_->done()) return true;
   commit_pending_ = false;
-  uint64_t start = MonotonicNs();
-  auto committed = store_.Commit(staged_);
+  auto committed = committer_->Collect();
   if (!committed.ok()) {
     Reject(committed.error());
     return false;
   }
-  counters_.commit_ns_total += MonotonicNs() - start;
+  counters_.commit_ns_total += MonotonicNs() - commit_started_ns_;
   stager_.MarkCommitted();
   have_wire_epoch_ = true;
   last_wire_epoch_ = wire_epoch_;

@@ -18,6 +18,7 @@
 
 #include "codec/page_decoder.h"
 #include "dataplane/config/appliance_config.h"
+#include "dataplane/streams/async_committer.h"
 #include "dataplane/streams/frame_sink.h"
 #include "dataplane/streams/stream_counters.h"
 #include "link/epoch_record_assembler.h"
@@ -54,10 +55,11 @@ class InboundStream {
   // A validated DATA frame of this stream; takes ownership of `frame`. Returns false when the stream
   // wants a reset (the caller asks the peer for one).
   bool OnData(rte_mbuf* frame, const link::FrameView& view, uint64_t now_ns);
-  // A staged epoch waits for its commit, which the worker runs after it has sent the ACKs due: the
-  // commit may block (fdatasync), and the peer must not take that time for lost frames.
+  // A staged epoch is committed on the AsyncCommitter's thread (it may take long: fdatasync, a
+  // catch-up epoch of all memory) while the worker goes on acknowledging and heart-beating.
   bool commit_pending() const { return commit_pending_; }
-  // Commits the staged epoch, then goes on with frames already received. Same return as OnData.
+  // Starts the pending commit or, once it finished, reports the epoch committed and goes on with the
+  // frames already received. Same return as OnData.
   bool CommitPending(uint64_t now_ns);
   void OnProbe() { receiver_.OnAckRequest(); }
   // Sends an ACK frame if one is due. Returns whether it did.
@@ -103,6 +105,8 @@ class InboundStream {
   link::EpochRecordAssembler assembler_;
   codec::PageDecoder decoder_;
   std::vector<Buffered> buffered_;  // by seq % window
+  std::unique_ptr<AsyncCommitter> committer_;  // after store_: uses it
+  uint64_t commit_started_ns_ = 0;
   bool rejecting_ = false;          // an epoch was refused: drop data until the primary re-opens
   bool commit_pending_ = false;
   bool promoted_ = false;     // the stager holds a sealed epoch (staged_) not yet committed

@@ -366,7 +366,7 @@ bool LinkWorker::PollStreams(uint64_t now_ns) {
   for (auto& [id, in] : inbound_) did |= in->PollAck(now_ns, session_.session_id(), encap_, *this);
   for (auto& [id, in] : inbound_) {
     if (!in->commit_pending()) continue;
-    Flush();  // the ACKs of everything received go out before a commit that may block
+    Flush();  // the ACKs of everything received go out before the commit starts
     if (!in->CommitPending(now_ns)) {
       fmt::print(stderr, "replink-dataplane: vm {}: {}; asking the primary to resynchronise\n", id, in->last_error());
       session_.RequestStreamReset(id, 0, link::ResetReason::kResync, now_ns);

@@ -27,7 +27,8 @@ def require_root():
 
 
 def config_text(name, ident, peer, lcore, port, run_dir, *, durability="page-cache", faults=None,
-                window=64, link_extra=""):
+                window=64, link_extra="", backend="synthetic", promote_command="", heartbeat_ms=50,
+                failure_timeout_ms=600):
     fault_lines = ""
     if faults:
         fault_lines = "[fault_injection]\nenabled = true\nseed = {seed}\ndirection = \"{direction}\"\n".format(
@@ -54,8 +55,8 @@ mempool_size = 16383
 
 [peer]
 id = {peer}
-heartbeat_interval_ms = 50
-failure_timeout_ms = 600
+heartbeat_interval_ms = {heartbeat_ms}
+failure_timeout_ms = {failure_timeout_ms}
 
 [link]
 window = {window}
@@ -76,9 +77,10 @@ socket = "{run_dir}/{name}/shim.sock"
 [[vm]]
 id = 1
 name = "vm1"
-backend = "synthetic"
+backend = "{backend}"
 replica_dir = "{run_dir}/{name}/replica-vm1"
 durability = "{durability}"
+promote_command = "{promote_command}"
 
 {fault_lines}"""
 
@@ -87,7 +89,8 @@ class AppliancePair:
     """Two dataplanes: 'primary' (protects the VM) and 'secondary' (holds its replica)."""
 
     def __init__(self, build_dir, transport="memif", netns_script=None, faults=None, durability="page-cache",
-                 mtu=None, link_extra=""):
+                 mtu=None, link_extra="", backend="synthetic", promote_command="", heartbeat_ms=50,
+                 failure_timeout_ms=600, quiet_eal=True):
         require_root()
         self.build = build_dir
         self.dataplane = os.path.join(build_dir, "dataplane", "replink-dataplane")
@@ -124,10 +127,15 @@ class AppliancePair:
         os.makedirs(f"{self.dir}/secondary", exist_ok=True)
         self.config = {
             "primary": self._write("primary", config_text("primary", 1, 2, 0, port_p, self.dir,
-                                                          faults=faults, link_extra=link_extra)),
+                                                          faults=faults, link_extra=link_extra, backend=backend,
+                                                          heartbeat_ms=heartbeat_ms,
+                                                          failure_timeout_ms=failure_timeout_ms)),
             "secondary": self._write("secondary", config_text("secondary", 2, 1, 1, port_s, self.dir,
                                                               durability=durability, faults=faults,
-                                                              link_extra=link_extra)),
+                                                              link_extra=link_extra, backend=backend,
+                                                              promote_command=promote_command,
+                                                              heartbeat_ms=heartbeat_ms,
+                                                              failure_timeout_ms=failure_timeout_ms)),
         }
 
     def _write(self, name, text):
@@ -205,6 +213,15 @@ class AppliancePair:
             if line.startswith("replink-dataplane: final "):
                 return json.loads(line[len("replink-dataplane: final "):])
         return None
+
+    def start_shim(self, args, log_name="shim"):
+        """Starts a replink-shim with `args` registered at the primary; returns the Popen."""
+        cmd = [self.shim_bin, "--socket", self.shim_socket(), *args]
+        log = open(f"{self.dir}/{log_name}.log", "a")
+        self.logs[log_name] = f"{self.dir}/{log_name}.log"
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[log_name] = p
+        return p
 
     def shim(self, epochs, *, mode="pipelined", guest_mib=32, dirty_pages=64, content="mixed", rate=0,
              extra=(), timeout=240, background=False):
