@@ -168,7 +168,8 @@ Result<std::size_t> CaptureRingReader::Poll(std::span<CaptureRecord> out) {
   uint64_t tail = Index(header()->sq_tail).load(std::memory_order_acquire);
   if (tail - sq_head_ > identity_.sq_entries) {
     Fail(Errc::kCorrupt, expected_epoch_,
-         fmt::format("submission tail {} is more than a ring ahead of head {}", tail, sq_head_));
+         fmt::format("vm {}: submission tail {} is more than a ring ahead of head {}", identity_.vm_id, tail,
+                     sq_head_));
     ++counters_.malformed;
     return failure_;
   }

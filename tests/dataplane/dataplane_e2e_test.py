@@ -140,8 +140,49 @@ def scenario_kill_secondary(args):
         pair.close()
 
 
+def scenario_hostile(args):
+    """Broken shims and malformed frames while a VM is replicated: each is refused and counted, the
+    appliances keep running, and the good VM's replica is still byte-exact."""
+    import subprocess
+    pair = appliance_pair.AppliancePair(args.build, transport="veth", netns_script=args.netns_script)
+    try:
+        pair.start_both()
+        shim = pair.shim(args.epochs or 800, guest_mib=16, dirty_pages=64, rate=400, background=True)
+        pair.wait_for_log("secondary", "committed epoch", 60)
+        hostile = subprocess.run(
+            ["ip", "netns", "exec", f"replink-a{pair.suffix}",
+             os.path.join(args.build, "tests", "tools", "replink-hostile-shim"), "--socket", pair.shim_socket()],
+            capture_output=True, text=True, timeout=120)
+        print(hostile.stdout.strip())
+        if hostile.returncode != 0:
+            fail(pair, "a broken capture region was not refused")
+        injector = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frame_injector.py")
+        injected = subprocess.run(["ip", "netns", "exec", f"replink-a{pair.suffix}", sys.executable, injector,
+                                   "--count", "3000"], capture_output=True, text=True, timeout=120)
+        print(injected.stdout.strip() or injected.stderr.strip())
+        if injected.returncode != 0:
+            fail(pair, "frame injection failed")
+        rc = shim.wait(timeout=240)
+        summary = shim_summary(pair)
+        print(summary)
+        if rc != 0 or " 0 failed" not in summary:
+            fail(pair, f"the good VM did not replicate cleanly (shim exit {rc})")
+        time.sleep(0.3)
+        primary = pair.stop("primary")
+        secondary = pair.stop("secondary")
+        if primary is None or secondary is None:
+            fail(pair, "an appliance died")
+        refused = secondary["rx_faults_total"] + secondary["session_refused"] + secondary["unknown_stream"]
+        print(f"secondary refused {refused} frames: {secondary['rx_faults']}")
+        if refused < 2000:
+            fail(pair, "injected frames were not counted as refused")
+        expect_replica_exact(pair)
+    finally:
+        pair.close()
+
+
 SCENARIOS = {"memif": scenario_memif, "veth": scenario_veth, "faults": scenario_faults,
-             "kill-secondary": scenario_kill_secondary}
+             "kill-secondary": scenario_kill_secondary, "hostile": scenario_hostile}
 
 
 def main():
