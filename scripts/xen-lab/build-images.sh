@@ -103,7 +103,7 @@ cp "$out/vmlinuz" "$d0/lab/vmlinuz"
 cp "$out/domU.cpio.gz" "$d0/lab/domU.cpio.gz"
 install -m 0755 "$here/dom0-init" "$d0/init"
 install -m 0755 "$here"/scenario-*.sh "$d0/lab/"
-cp "$here"/*.toml "$here"/*.cfg "$d0/lab/" 2>/dev/null || true
+cp "$here"/*.toml "$here"/*.cfg "$here"/promote.sh "$d0/lab/"
 echo "root:x:0:0:root:/:/bin/sh" >"$d0/etc/passwd"
 : >"$d0/etc/xen/xl.conf"
 # glibc dlopens libgcc_s for pthread_cancel (xl aborts without it); ldd does not list it.
