@@ -12,6 +12,9 @@
 
 #include "hostshim/capture_loop.h"
 #include "hostshim/kvm/kvm_shim.h"
+#if REPLINK_HAVE_XEN
+#include "hostshim/xen/make_xen_backend.h"
+#endif
 #include "hostshim/shim_registration.h"
 #include "hostshim/synthetic/synthetic_backend.h"
 
@@ -63,7 +66,7 @@ int main(int argc, char** argv) {
   using namespace replink;
   ShimOptions o;
   CLI::App app{"replink-shim: capture a protected VM's epochs into a capture ring"};
-  app.add_option("--backend", o.backend, "Guest backend")->check(CLI::IsMember({"synthetic", "kvm"}));
+  app.add_option("--backend", o.backend, "Guest backend")->check(CLI::IsMember({"synthetic", "kvm", "xen"}));
   app.add_option("--socket", o.socket_path, "Dataplane registration socket");
   app.add_option("--vm-id", o.vm_id, "Protected VM id (unique per appliance pair)")->check(CLI::Range(1ull, 1ull << 32));
   app.add_option("--vm-name", o.vm_name, "Protected VM name");
@@ -86,6 +89,10 @@ int main(int argc, char** argv) {
   app.add_option("--dump-disk", o.dump_disk, "At the end, write the guest's disk to this file (tests)");
   kvm::KvmShimOptions kvm_options;
   kvm::AddKvmShimOptions(app, kvm_options);
+#if REPLINK_HAVE_XEN
+  xen::XenShimOptions xen_options;
+  xen::AddXenShimOptions(app, xen_options);
+#endif
   CLI11_PARSE(app, argc, argv);
 
   signal(SIGINT, OnSignal);
@@ -98,7 +105,20 @@ int main(int argc, char** argv) {
   std::function<uint64_t()> released_ios;
   std::function<bool()> finished = [] { return false; };
   std::function<std::span<const std::byte>()> guest_memory;
-  if (o.backend == "kvm") {
+  if (o.backend == "xen") {
+#if REPLINK_HAVE_XEN
+    auto guest = xen::OpenXenProtectedGuest(xen_options);
+    if (!guest.ok()) return Fail(guest.error());
+    xen::XenProtectedGuest* g = guest->get();
+    fmt::print("replink-shim: vm {} '{}' is Xen domain {}\n", o.vm_id, o.vm_name, g->domid());
+    std::fflush(stdout);
+    released_ios = [g] { return g->released(); };
+    guest_memory = [] { return std::span<const std::byte>(); };
+    backend = std::move(guest).value();
+#else
+    return Fail(MakeError(Errc::kUnsupported, "built without libxen-dev"));
+#endif
+  } else if (o.backend == "kvm") {
     auto guest = kvm::CreateKvmShimGuest(kvm_options, o.vm_name, o.guest_mib, o.seed);
     if (!guest.ok()) return Fail(guest.error());
     fmt::print("replink-shim: vm {} '{}' {}\n", o.vm_id, o.vm_name, guest->description);
