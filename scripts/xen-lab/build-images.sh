@@ -3,7 +3,7 @@
 # replink build directory:
 #   OUT/xen           the hypervisor (multiboot image QEMU boots with -kernel)
 #   OUT/vmlinuz       Debian's kernel, used for dom0 and for the PVH domU
-#   OUT/dom0.cpio.gz  dom0's initramfs: busybox, Xen tools + their libraries, dom0 modules, replink's
+#   OUT/dom0.cpio     dom0's initramfs: busybox, Xen tools + their libraries, dom0 modules, replink's
 #                     binaries with their libraries, the memif PMD plugins, the domU's images and the
 #                     scenario scripts
 #   usage: build-images.sh BUILD_DIR OUT_DIR [CACHE_DIR]
@@ -88,7 +88,8 @@ cp -a "$xen_utils/usr/lib/xen-4.17/lib" "$d0/usr/lib/xen-4.17/" 2>/dev/null || t
 mkdir -p "$d0/usr/lib/xen-4.17/lib"
 for b in replink-shim replink-dataplane replink-xen replink-xen-workload; do
   f=$(find "$build" -name "$b" -type f | head -1)
-  cp "$f" "$d0/usr/bin/$b"
+  # Without debug info: the initramfs is unpacked by an emulated CPU, every megabyte costs.
+  strip --strip-debug -o "$d0/usr/bin/$b" "$f"
   copy_with_libs "$d0" "$f"
 done
 # The memif PMD and what a vdev port needs, loaded with -d (the default plugin directory is absent on
@@ -108,5 +109,6 @@ echo "root:x:0:0:root:/:/bin/sh" >"$d0/etc/passwd"
 : >"$d0/etc/xen/xl.conf"
 # glibc dlopens libgcc_s for pthread_cancel (xl aborts without it); ldd does not list it.
 cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$d0/lib/x86_64-linux-gnu/"
-(cd "$d0" && find . | "$bb/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$out/dom0.cpio.gz"
-log "images in $out: xen, vmlinuz, dom0.cpio.gz ($(du -h "$out/dom0.cpio.gz" | cut -f1)), domU.cpio.gz"
+# Uncompressed: decompressing under TCG took longer than loading the bigger file.
+(cd "$d0" && find . | "$bb/bin/busybox" cpio -o -H newc 2>/dev/null) >"$out/dom0.cpio"
+log "images in $out: xen, vmlinuz, dom0.cpio ($(du -h "$out/dom0.cpio" | cut -f1)), domU.cpio.gz"

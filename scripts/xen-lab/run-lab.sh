@@ -20,7 +20,7 @@ qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64,+svm,+npt,+ssse3,+sse4.1,
   -smp 2 -m 3072 -nographic -no-reboot -monitor none -serial stdio -nic none \
   -kernel "$out/xen" \
   -append "dom0_mem=1536M,max:1536M dom0_max_vcpus=2 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all" \
-  -initrd "$out/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 rdinit=/init replink_scenario=$scenario,$out/dom0.cpio.gz" \
+  -initrd "$out/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 rdinit=/init replink_scenario=$scenario,$out/dom0.cpio" \
   </dev/null >"$serial" 2>&1 &
 qemu=$!
 log "QEMU pid $qemu booting Xen (scenario $scenario, log $serial)"

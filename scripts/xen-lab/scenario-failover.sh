@@ -4,7 +4,7 @@
 set -u
 L=/run/lab
 mkdir -p $L /run/replink/primary /run/replink/secondary
-say() { echo "REPLINK-LAB: $*"; }
+say() { echo "REPLINK-LAB: [$(cut -d" " -f1 /proc/uptime)s] $*"; }
 fail() { say "FAILED step $*"; for f in $L/*.log; do echo "---- $f"; tail -20 "$f"; done; exit 1; }
 console=/var/log/xen/console/guest-protected.log
 last_record() { grep -a -o 'record [0-9]* done' "$1" 2>/dev/null | tail -1 | awk '{print $2}'; }
