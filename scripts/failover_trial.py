@@ -101,14 +101,17 @@ def run_trial(build, seed, *, run_s=None, verbose=False, heartbeat_ms=20, failur
                 return result
             time.sleep(0.02)
         end = time.time() + run_s
+        shown = {"primary": 0, "secondary": 0}
         while time.time() < end:
             if verbose:
-                time.sleep(min(1.0, end - time.time()))
-                for line in pair.read_log("primary").splitlines()[-3:]:
-                    if line.startswith("[primary]"):
-                        print(line)
+                time.sleep(max(0.0, min(1.0, end - time.time())))
+                for name in ("primary", "secondary"):  # the appliances' live status lines, once each
+                    lines = [l for l in pair.read_log(name).splitlines() if l.startswith(f"[{name}]")]
+                    for line in lines[shown[name]:]:
+                        print(line, flush=True)
+                    shown[name] = len(lines)
             else:
-                time.sleep(end - time.time())
+                time.sleep(max(0.0, end - time.time()))
         # The primary host dies.
         shim.send_signal(signal.SIGKILL)
         pair.kill("primary")
