@@ -134,6 +134,10 @@ int main(int argc, char** argv) {
     };
     backend = std::move(guest->backend);
     if (kvm_options.unprotected) {
+      // After a failover the resumed guest has no peer yet: say so, loudly, once.
+      fmt::print("replink-shim: vm {} runs UNPROTECTED: every I/O is released at once, nothing is "
+                 "replicated (re-protection towards a new peer is not implemented yet)\n", o.vm_id);
+      std::fflush(stdout);
       auto run = kvm::RunUnprotected(*k, [] { return g_stop.load(); });
       fmt::print("replink-shim: unprotected run ended: {} I/Os released, guest {}\n", k->released_ios(),
                  k->finished() ? fmt::format("exited with status {}", k->exit_status()) : "stopped");
