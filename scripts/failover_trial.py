@@ -65,7 +65,10 @@ class TrialResult:
 
 
 def run_trial(build, seed, *, run_s=None, verbose=False, heartbeat_ms=20, failure_timeout_ms=200,
-              transport="memif", netns_script=None, accounts=256, initial=1000, interval_us=200):
+              transport="memif", netns_script=None, accounts=256, initial=1000, interval_us=200,
+              verify_replica=True):
+    """verify_replica=False resumes without the ledger check of the replica first (for timing: the
+    check reads the whole replica before the guest may touch it, and adds to the failover time)."""
     rng = random.Random(seed)
     run_s = run_s if run_s is not None else rng.uniform(0.3, 1.5)
     shim_bin = os.path.join(build, "hostshim", "replink-shim")
@@ -79,8 +82,8 @@ def run_trial(build, seed, *, run_s=None, verbose=False, heartbeat_ms=20, failur
                                           heartbeat_ms=heartbeat_ms, failure_timeout_ms=failure_timeout_ms,
                                           promote_command="PROMOTE")
         d = pair.dir
-        promote = (f"{check_bin} --replica {placeholder_dir} > {d}/ledger-check.out 2>&1; "
-                   f"exec {shim_bin} --backend kvm --restore {placeholder_dir} --unprotected "
+        check = f"{check_bin} --replica {placeholder_dir} > {d}/ledger-check.out 2>&1; " if verify_replica else ""
+        promote = (f"{check}exec {shim_bin} --backend kvm --restore {placeholder_dir} --unprotected "
                    f"--output {d}/resumed.out > {d}/resumed.log 2>&1")
         cfg = pair.config["secondary"]
         with open(cfg) as f:
@@ -153,7 +156,7 @@ def run_trial(build, seed, *, run_s=None, verbose=False, heartbeat_ms=20, failur
         result.epoch = int(m.group(1)) if m else None
         # The checks.
         total = accounts * initial
-        if not result.ledger_check.startswith("ledger-check: OK"):
+        if verify_replica and not result.ledger_check.startswith("ledger-check: OK"):
             result.fail(f"replica check: {result.ledger_check or 'did not run'}")
         if [r[0] for r in seen] != list(range(1, len(seen) + 1)):
             result.fail("primary receipts are not consecutive from 1")
