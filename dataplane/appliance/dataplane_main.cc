@@ -18,6 +18,7 @@
 #include "dataplane/appliance/stats_json.h"
 #include "dataplane/appliance/status_line.h"
 #include "dataplane/config/config_loader.h"
+#include "dataplane/control/control_server.h"
 #include "dataplane/config/eal_arguments.h"
 #include "dataplane/port/eal.h"
 #include "dataplane/port/fault_injecting_port.h"
@@ -96,6 +97,14 @@ int main(int argc, char** argv) {
     if (!worker.ok()) return Fail(worker.error());
     auto registrar = dataplane::ShimRegistrar::Listen(config->shim.socket);
     if (!registrar.ok()) return Fail(registrar.error());
+    // The control plane (replinkctl, telemetry, Prometheus); an endpoint that cannot open is reported
+    // and stays off, replication goes on.
+    std::vector<std::string> control_problems;
+    auto control_server = dataplane::control::ControlServer::Start(
+        {.config = &*config, .worker = worker->get(), .registration_tuning = &setup.outbound, .port_mtu = mtu},
+        control_problems);
+    for (const std::string& problem : control_problems) fmt::print(stderr, "replink-dataplane: {}\n", problem);
+    fmt::print("replink-dataplane: '{}' {}\n", config->appliance.name, control_server->Describe());
     fmt::print("replink-dataplane: '{}' ready: shims register at {}\n", config->appliance.name, config->shim.socket);
     std::fflush(stdout);
 
@@ -105,6 +114,7 @@ int main(int argc, char** argv) {
       auto next_print = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_interval_ms);
       while (!g_stop.load() && !worker_done.load()) {
         registrar->Poll(50, **worker, setup.outbound);
+        control_server->Poll(0);
         for (const auto& promotion : (*worker)->TakePromotions()) {
           const config::VmConfig* vm = nullptr;
           for (const auto& candidate : config->vms)
@@ -130,6 +140,7 @@ int main(int argc, char** argv) {
     (*worker)->Run(g_stop);
     worker_done.store(true);
     control.join();
+    control_server.reset();  // before the worker it points to
     (*worker)->CloseReplicas();
     dataplane::ApplianceStats last = (*worker)->Snapshot();
     fmt::print("replink-dataplane: '{}' stopping: {} frames in, {} out, {} refused on receipt\n",
