@@ -12,6 +12,7 @@ PACKAGES=(
   libxen-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps util-linux tmux
+  sqlite3 valgrind  # the benchmark (scripts/bench.sh): an sqlite3 page-delta corpus; callgrind profiles
 )
 
 log() { printf '[bootstrap] %s\n' "$*"; }

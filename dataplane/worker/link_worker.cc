@@ -353,7 +353,15 @@ bool LinkWorker::PollStreams(uint64_t now_ns) {
     OutboundStream& s = *it->second;
     did |= s.Poll(now_ns, view, *this);
     if (rounds_ % kShimCheckIntervalRounds == 0 && s.ShimGone()) {
-      fmt::print("replink-dataplane: vm {} '{}': shim disconnected; stream closed\n", s.id(), s.name());
+      // The stream's own figures go with it (the benchmark harness reads them: scripts/bench/).
+      const OutboundCounters& fc = s.counters();
+      const LatencyHistogram& fh = s.commit_latency();
+      fmt::print(
+          "replink-dataplane: vm {} '{}': shim disconnected; stream closed; final {{\"vm\":{},\"epochs_committed\":{},"
+          "\"pages\":{},\"page_bytes\":{},\"payload_bytes\":{},\"wire_bytes\":{},\"retransmits\":{},\"commits\":{},"
+          "\"commit_p50_us\":{},\"commit_p99_us\":{},\"commit_p999_us\":{},\"commit_max_us\":{}}}\n",
+          s.id(), s.name(), s.id(), fc.epochs_committed, fc.pages, fc.page_bytes, fc.payload_bytes, fc.wire_bytes,
+          fc.retransmits, fh.count(), fh.PercentileUs(0.50), fh.PercentileUs(0.99), fh.PercentileUs(0.999), fh.max_us());
       std::fflush(stdout);
       ++counters_.streams_removed;
       outbound_closed_ += s.counters();
