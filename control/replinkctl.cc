@@ -60,6 +60,14 @@ std::string SocketPath(const Globals& g, std::string* problem) {
   return "/run/replink/control.sock";
 }
 
+// A failure before any answer: on stderr, and as an error document on stdout with --json.
+int Unreachable(const Globals& g, const std::string& message) {
+  if (g.json)
+    fmt::print("{}\n", Json{{"ok", false}, {"error", {{"code", "unreachable"}, {"message", message}}}}.dump(2));
+  fmt::print(stderr, "replinkctl: cannot reach the dataplane: {}\n", message);
+  return kUnreachable;
+}
+
 // Sends one command and prints its answer (JSON or rendered); returns the exit code.
 int Run(const Globals& g, std::string_view command, const Json& args, std::string (*render)(const Json&)) {
   std::string problem;
@@ -69,14 +77,12 @@ int Run(const Globals& g, std::string_view command, const Json& args, std::strin
     return kUsage;
   }
   auto client = ControlClient::Connect(path, g.timeout_ms);
-  if (!client.ok()) {
-    fmt::print(stderr, "replinkctl: cannot reach the dataplane: {}\n", client.error().message);
-    return kUnreachable;
-  }
+  if (!client.ok()) return Unreachable(g, client.error().message);
   auto reply = client->Call(command, args, g.timeout_ms);
   if (!reply.ok()) {
+    if (reply.error().code != replink::Errc::kTimeout) return Unreachable(g, reply.error().Describe());
     fmt::print(stderr, "replinkctl: {}: {}\n", command, reply.error().Describe());
-    return reply.error().code == replink::Errc::kTimeout ? kRefused : kUnreachable;
+    return kRefused;
   }
   if (!reply->ok) {
     if (g.json) {
@@ -115,12 +121,28 @@ int Top(const Globals& g, const replink::control::TopOptions& options) {
   return kOk;
 }
 
+// LoadConfig lists every problem on its own line under a summary line.
+Json ProblemLines(const std::string& message) {
+  Json lines = Json::array();
+  std::size_t start = 0;
+  while (start <= message.size()) {
+    std::size_t end = message.find('\n', start);
+    std::string line = message.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::size_t first = line.find_first_not_of(' ');
+    if (first != std::string::npos && !(start == 0 && line.find(" problem") != std::string::npos))
+      lines.push_back(line.substr(first));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return lines;
+}
+
 int ValidateConfig(const Globals& g, const std::string& file) {
   auto config = replink::config::LoadConfig(file);
   if (g.json) {
     Json j = config.ok() ? Json{{"file", file}, {"valid", true}, {"appliance", config->appliance.name},
                                 {"vms", config->vms.size()}, {"control_socket", config->control.socket}}
-                         : Json{{"file", file}, {"valid", false}, {"problems", config.error().message}};
+                         : Json{{"file", file}, {"valid", false}, {"problems", ProblemLines(config.error().message)}};
     fmt::print("{}\n", j.dump(2, ' ', false, Json::error_handler_t::replace));
   } else if (config.ok()) {
     fmt::print("{}: valid: appliance '{}' (id {}), peer id {}, {} [[vm]], port {}, control socket {}\n", file,
@@ -138,6 +160,7 @@ int main(int argc, char** argv) {
   Globals g;
   CLI::App app{"replinkctl: inspect and control a running replink-dataplane"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options also after the subcommand: `replinkctl stats --json`
   app.add_option("-s,--socket", g.socket, "Control socket (default: [control] socket of --config, "
                                           "$REPLINK_CONTROL_SOCKET, /run/replink/control.sock)");
   app.add_option("-c,--config", g.config, "Appliance configuration to take the control socket from");
@@ -153,6 +176,7 @@ int main(int argc, char** argv) {
 
   auto* link = app.add_subcommand("link", "Link settings");
   link->require_subcommand(1);
+  link->fallthrough();
   auto* link_show = link->add_subcommand("show", "Current settings, their ranges and what changing them does");
   auto* link_set = link->add_subcommand("set", "Change settings at run time: NAME=VALUE ... (all or nothing)");
   std::vector<std::string> assignments;
@@ -162,6 +186,7 @@ int main(int argc, char** argv) {
 
   auto* vm = app.add_subcommand("vm", "Protected VMs");
   vm->require_subcommand(1);
+  vm->fallthrough();
   auto* vm_list = vm->add_subcommand("list", "Every VM this appliance protects, replicates or is configured for");
   std::string vm_name;
   auto* vm_protect = vm->add_subcommand("protect", "Allow a VM's shim to register (again) on the primary");
@@ -179,6 +204,7 @@ int main(int argc, char** argv) {
 
   auto* config = app.add_subcommand("config", "Configuration files");
   config->require_subcommand(1);
+  config->fallthrough();
   std::string config_file;
   auto* validate = config->add_subcommand("validate", "Check an appliance configuration (no dataplane needed)");
   validate->add_option("file", config_file, "TOML file")->required();

@@ -166,7 +166,7 @@ Answer VmList(CommandContext& ctx) {
   for (const OutboundStats& o : now.outbound)
     vms.push_back({{"id", o.id}, {"name", o.name}, {"role", "primary"}, {"state", o.state},
                    {"configured", configured(o.id)}, {"last_committed_epoch", o.last_committed_epoch},
-                   {"last_commit_age_ms", o.last_commit_age_ns ? Json(double(o.last_commit_age_ns) / 1e6) : Json()}});
+                   {"last_commit_age_ms", o.counters.epochs_committed ? Json(double(o.last_commit_age_ns) / 1e6) : Json()}});
   for (const InboundStats& i : now.inbound) {
     std::string name;
     for (const config::VmConfig& c : ctx.config->vms)
@@ -174,7 +174,7 @@ Answer VmList(CommandContext& ctx) {
     vms.push_back({{"id", i.id}, {"name", name}, {"role", "secondary"},
                    {"state", i.rejecting ? "resynchronising" : "replicating"}, {"configured", configured(i.id)},
                    {"last_committed_epoch", i.committed_epoch},
-                   {"last_commit_age_ms", i.last_commit_age_ns ? Json(double(i.last_commit_age_ns) / 1e6) : Json()}});
+                   {"last_commit_age_ms", i.counters.epochs_committed ? Json(double(i.last_commit_age_ns) / 1e6) : Json()}});
   }
   for (const config::VmConfig& c : ctx.config->vms) {
     bool active = std::any_of(vms.begin(), vms.end(), [&](const Json& v) { return v["id"] == c.id; });

@@ -27,7 +27,10 @@ double Gbps(uint64_t now_bytes, uint64_t before_bytes, double seconds) {
 // Three significant decimals are plenty for humans and keep the JSON small.
 double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
-Json AgeMs(uint64_t age_ns) { return age_ns == 0 ? Json(nullptr) : Json(Round3(double(age_ns) / 1e6)); }
+// null when nothing was ever committed (an age of 0 is a commit in the snapshot's own round).
+Json AgeMs(uint64_t age_ns, bool committed) {
+  return committed ? Json(Round3(double(age_ns) / 1e6)) : Json(nullptr);
+}
 
 std::string VmName(const config::ApplianceConfig* config, uint32_t id) {
   if (config != nullptr)
@@ -65,7 +68,7 @@ Json OutboundEntry(const OutboundStats& o, const OutboundStats* before, double s
              {"role", "primary"},
              {"state", o.state},
              {"last_committed_epoch", o.last_committed_epoch},
-             {"last_commit_age_ms", AgeMs(o.last_commit_age_ns)}};
+             {"last_commit_age_ms", AgeMs(o.last_commit_age_ns, o.counters.epochs_committed > 0)}};
   Json rates = {{"epochs_per_s", Round3(PerSecond(c.epochs_committed, b.epochs_committed, seconds))},
                 {"pages_per_s", Round3(PerSecond(c.pages, b.pages, seconds))},
                 {"payload_gbps", Round3(Gbps(c.page_bytes, b.page_bytes, seconds))},
@@ -118,7 +121,7 @@ Json InboundEntry(const ReportContext& ctx, const InboundStats& i, const Inbound
              {"role", "secondary"},
              {"state", i.rejecting ? "resynchronising" : "replicating"},
              {"last_committed_epoch", i.committed_epoch},
-             {"last_commit_age_ms", AgeMs(i.last_commit_age_ns)}};
+             {"last_commit_age_ms", AgeMs(i.last_commit_age_ns, i.counters.epochs_committed > 0)}};
   vm["rates"] = {{"epochs_per_s", Round3(PerSecond(c.epochs_committed, b.epochs_committed, seconds))},
                  {"pages_per_s", Round3(PerSecond(c.pages, b.pages, seconds))},
                  {"payload_gbps", Round3(Gbps(c.payload_bytes, b.payload_bytes, seconds))}};
