@@ -118,6 +118,7 @@ void KvmBackend::VcpuThread() {
       continue;
     }
     parked_ = false;
+    completions_at_entry_ = completions_;
     std::atomic_ref<uint8_t>(vcpu_->run()->immediate_exit).store(0);
     lock.unlock();
     Result<void> r = vcpu_->Run();
@@ -264,9 +265,12 @@ void KvmBackend::HandleOutputRequest() {
 }
 
 void KvmBackend::WaitForCompletion(std::unique_lock<std::mutex>& lock, uint32_t us) {
-  uint64_t seen = completions_;
+  // A completion posted while the guest ran may have come after it looked: let it look again.
+  guest_waiting_ = true;
+  cv_.notify_all();  // a WaitIoEvent may now hand control back to the loop (see there)
   cv_.wait_for(lock, std::chrono::microseconds(us),
-               [&] { return completions_ != seen || !run_allowed_ || quit_; });
+               [&] { return completions_ != completions_at_entry_ || !run_allowed_ || quit_; });
+  guest_waiting_ = false;
 }
 
 void KvmBackend::MarkHostDirty(uint64_t gpa, uint64_t bytes) {
@@ -308,14 +312,21 @@ Result<std::optional<IoEvent>> KvmBackend::WaitIoEvent(uint64_t timeout_ns) {
   if (paused_) return MakeError(Errc::kState, "vm {}: WaitIoEvent while paused", spec_.name);
   if (!pending_ && !finished_) run_allowed_ = true;
   cv_.notify_all();
-  cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [&] { return pending_ || fault_ || finished_; });
+  // A guest parked in RG_PORT_WAIT while we hold its I/O is waiting for a commit that only the
+  // caller can see (the completion ring): return within kBlockedPoll so the loop can release it,
+  // instead of sleeping through the whole timeout.
+  constexpr auto kBlockedPoll = std::chrono::microseconds(50);
+  auto blocked = [&] { return guest_waiting_ && (!held_writes_.empty() || !held_outputs_.empty()); };
+  auto ready = [&] { return pending_ || fault_ || finished_; };
+  cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [&] { return ready() || blocked(); });
+  if (!ready() && blocked()) cv_.wait_for(lock, kBlockedPoll, ready);
   if (fault_) return *fault_;
   if (pending_) {
     IoEvent ev = *pending_;
     pending_.reset();
     return std::optional<IoEvent>(ev);
   }
-  if (finished_) {  // nothing will come: do not let the caller spin
+  if (finished_ && !pending_) {  // nothing will come: do not let the caller spin
     lock.unlock();
     std::this_thread::sleep_for(std::min(std::chrono::nanoseconds(timeout_ns), std::chrono::nanoseconds(10'000'000)));
   }

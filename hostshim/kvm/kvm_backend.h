@@ -113,6 +113,8 @@ class KvmBackend final : public GuestBackend {
   std::optional<IoEvent> pending_; // issued by the guest, not yet taken by WaitIoEvent
   uint64_t next_event_id_ = 1;
   uint64_t completions_ = 0;       // bumped at every completion: wakes a guest in RG_PORT_WAIT
+  uint64_t completions_at_entry_ = 0;  // completions_ when the vCPU last entered the guest
+  bool guest_waiting_ = false;         // the vCPU sits in RG_PORT_WAIT
   DirtyBitmap host_dirty_;         // pages written by the host (and ring-full harvests)
   bool first_collect_ = true;
   std::deque<HeldBlockWrite> held_writes_;

@@ -80,7 +80,9 @@ void CheckChurnDirtySets(DirtyLogMode mode) {
       }
       // The frames plus the state page, the stack and the device page (a page the guest only read may
       // show once after the first collection: a safe superset).
-      if (round > 2) EXPECT_LT(dirty.Count(), 16u + 8u);
+      if (round > 2) {
+        EXPECT_LT(dirty.Count(), 16u + 8u);
+      }
     }
     if (round == 1) cursor += 16;
     ASSERT_TRUE(k.Resume().ok());

@@ -65,7 +65,9 @@ void CheckContinuation(const std::vector<testing::Receipt>& primary, const std::
   EXPECT_EQ(restored.back().seq, kTransactions);
   for (const testing::Receipt& r : restored) {
     EXPECT_EQ(r.total, kAccounts * kInitial);
-    if (r.seq <= last_primary) EXPECT_EQ(r.line, primary[r.seq - 1].line) << "a repeated receipt changed";
+    if (r.seq <= last_primary) {
+      EXPECT_EQ(r.line, primary[r.seq - 1].line) << "a repeated receipt changed";
+    }
   }
 }
 
