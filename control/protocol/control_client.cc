@@ -81,6 +81,9 @@ Result<ControlReply> ControlClient::Call(std::string_view command, const Json& a
   std::byte buffer[16384];
   for (;;) {
     if (auto m = assembler_.Take()) {
+      // Id 0 is the server speaking about the connection itself (refused credentials, a framing
+      // error) before or instead of answering: that answer is the outcome of this call.
+      if (m->request_id == 0) return ParseReply(m->body);
       if (m->request_id != id)
         return MakeError(Errc::kCorrupt, "response for request {} while waiting for {}", m->request_id, id);
       return ParseReply(m->body);

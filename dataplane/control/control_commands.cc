@@ -172,7 +172,7 @@ Answer VmList(CommandContext& ctx) {
     for (const config::VmConfig& c : ctx.config->vms)
       if (c.id == i.id) name = c.name;
     vms.push_back({{"id", i.id}, {"name", name}, {"role", "secondary"},
-                   {"state", i.rejecting ? "resynchronising" : "replicating"}, {"configured", configured(i.id)},
+                   {"state", i.promoted ? "promoted" : i.rejecting ? "resynchronising" : "replicating"}, {"configured", configured(i.id)},
                    {"last_committed_epoch", i.committed_epoch},
                    {"last_commit_age_ms", i.counters.epochs_committed ? Json(double(i.last_commit_age_ns) / 1e6) : Json()}});
   }

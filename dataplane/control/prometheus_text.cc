@@ -191,6 +191,8 @@ void InboundMetrics(Exposition& e, const config::ApplianceConfig& config, const 
             double(i.last_commit_age_ns) / 1e9);
   e.Gauge("replink_replica_staging_free_bytes", "Free staging space", vm, double(i.staging_free_bytes));
   e.Gauge("replink_replica_receive_credits", "Receive credits advertised to the primary", vm, double(i.credits));
+  e.Gauge("replink_replica_promoted", "1 once the replica was promoted (failover) on this appliance", vm,
+          i.promoted ? 1 : 0);
   e.Gauge("replink_replica_resynchronising", "1 while the replica waits for the primary to resynchronise", vm,
           i.rejecting ? 1 : 0);
 }

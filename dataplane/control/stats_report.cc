@@ -119,7 +119,7 @@ Json InboundEntry(const ReportContext& ctx, const InboundStats& i, const Inbound
   Json vm = {{"id", i.id},
              {"name", VmName(ctx.config, i.id)},
              {"role", "secondary"},
-             {"state", i.rejecting ? "resynchronising" : "replicating"},
+             {"state", i.promoted ? "promoted" : i.rejecting ? "resynchronising" : "replicating"},
              {"last_committed_epoch", i.committed_epoch},
              {"last_commit_age_ms", AgeMs(i.last_commit_age_ns, i.counters.epochs_committed > 0)}};
   vm["rates"] = {{"epochs_per_s", Round3(PerSecond(c.epochs_committed, b.epochs_committed, seconds))},

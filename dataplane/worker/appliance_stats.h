@@ -77,6 +77,7 @@ struct InboundStats {
   uint64_t staging_free_bytes = 0;
   uint64_t credits = 0;
   bool rejecting = false;
+  bool promoted = false;            // failover: the replica was closed to resume the guest here
   std::string last_error;
   std::string durability;
 };

@@ -572,6 +572,7 @@ void LinkWorker::PublishSnapshot(uint64_t now_ns) {
     i.staging_free_bytes = in->stager().remaining_bytes();
     i.credits = in->receiver().credits();
     i.rejecting = in->rejecting();
+    i.promoted = in->promoted();
     i.last_error = in->last_error();
     i.durability = replica::DurabilityName(in->store().durability());
     s.inbound.push_back(std::move(i));
