@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps util-linux tmux
   sqlite3 valgrind  # the benchmark (scripts/bench.sh): an sqlite3 page-delta corpus; callgrind profiles
+  nlohmann-json3-dev prometheus  # the control plane's JSON; promtool checks the metrics endpoint in tests
 )
 
 log() { printf '[bootstrap] %s\n' "$*"; }
