@@ -120,7 +120,10 @@ Result<void> XenBackend::WaitForSuspend() {
     if (NowNs() > deadline)
       return MakeError(Errc::kTimeout, "vm {}: guest did not suspend within {} ms", info_.name,
                        options_.suspend_timeout_ns / 1'000'000);
-    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+    if (io_)
+      REPLINK_TRY(io_->Service(sleep_us * 1000));
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
   }
 }
 

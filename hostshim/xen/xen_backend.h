@@ -34,6 +34,10 @@ class XenIoSource {
   virtual uint64_t disk_sectors() const = 0;
   // The next write request (nullopt after timeout_ns). Reads and control traffic are served inside.
   virtual Result<std::optional<IoEvent>> WaitIoEvent(uint64_t timeout_ns) = 0;
+  // Serves reads and control traffic for up to timeout_ns without handing out events (new writes are
+  // queued for the next WaitIoEvent). Called while a suspend is awaited: a guest whose kernel waits
+  // for a read (its disk probe, say) cannot finish suspending until the read is answered.
+  virtual Result<void> Service(uint64_t timeout_ns) = 0;
   virtual Result<void> ReleaseIo(const IoEvent& event) = 0;
   virtual Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) = 0;
 };

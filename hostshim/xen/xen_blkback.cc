@@ -285,7 +285,7 @@ Result<void> XenBlockBackend::ProcessRing() {
   return Ok();
 }
 
-Result<void> XenBlockBackend::Service(int timeout_ms) {
+Result<void> XenBlockBackend::ServiceOnce(int timeout_ms) {
   pollfd fds[2] = {{store_.fd(), POLLIN, 0}, {xenevtchn_fd(h_->xce), POLLIN, 0}};
   int n = poll(fds, 2, timeout_ms);
   if (n < 0 && errno != EINTR) return SysError("poll xenstore/event channel");
@@ -313,8 +313,12 @@ Result<std::optional<IoEvent>> XenBlockBackend::WaitIoEvent(uint64_t timeout_ns)
     uint64_t now = NowNs();
     if (now >= deadline) return std::optional<IoEvent>();
     int wait_ms = static_cast<int>(std::min<uint64_t>((deadline - now + 999'999) / 1'000'000, 1000));
-    REPLINK_TRY(Service(wait_ms));
+    REPLINK_TRY(ServiceOnce(wait_ms));
   }
+}
+
+Result<void> XenBlockBackend::Service(uint64_t timeout_ns) {
+  return ServiceOnce(static_cast<int>(std::min<uint64_t>((timeout_ns + 999'999) / 1'000'000, 1000)));
 }
 
 Result<void> XenBlockBackend::ReleaseIo(const IoEvent& event) {

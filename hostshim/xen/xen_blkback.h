@@ -51,6 +51,7 @@ class XenBlockBackend final : public XenIoSource {
   uint32_t disk_count() const override { return 1; }
   uint64_t disk_sectors() const override { return sectors_; }
   Result<std::optional<IoEvent>> WaitIoEvent(uint64_t timeout_ns) override;
+  Result<void> Service(uint64_t timeout_ns) override;
   Result<void> ReleaseIo(const IoEvent& event) override;
   Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) override;
 
@@ -68,7 +69,7 @@ class XenBlockBackend final : public XenIoSource {
   };
   XenBlockBackend(XenBlockBackendOptions options, UringFile image, XenStore store, std::unique_ptr<Handles> handles);
   Result<void> Publish();
-  Result<void> Service(int timeout_ms);
+  Result<void> ServiceOnce(int timeout_ms);
   Result<void> OnFrontendState();
   Result<void> Connect();
   void Disconnect();

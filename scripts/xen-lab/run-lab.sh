@@ -14,6 +14,8 @@ bash "$here/fetch-packages.sh" "$cache" || { log "FAILED step fetch-packages"; e
 bash "$here/build-images.sh" "$build" "$out" "$cache" || { log "FAILED step build-images"; exit 1; }
 
 serial=$out/serial-$scenario.log
+rm -f "$serial"  # before QEMU starts: the wait loop must never see an old run's end marker
+: >"$serial"
 # Xen needs HAP: SVM + nested paging in the emulated CPU. The SSE4.2/POPCNT flags let DPDK run in dom0.
 # Xen under -accel kvm does not work on this kind of host; TCG does.
 qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64,+svm,+npt,+ssse3,+sse4.1,+sse4.2,+popcnt \

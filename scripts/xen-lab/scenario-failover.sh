@@ -8,32 +8,48 @@ say() { echo "REPLINK-LAB: [$(cut -d" " -f1 /proc/uptime)s] $*"; }
 fail() { say "FAILED step $*"; for f in $L/*.log; do echo "---- $f"; tail -20 "$f"; done; exit 1; }
 console=/var/log/xen/console/guest-protected.log
 last_record() { grep -a -o 'record [0-9]* done' "$1" 2>/dev/null | tail -1 | awk '{print $2}'; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local n=$1 what=$2; shift 2
-  for i in $(seq 1 $((n * 5))); do "$@" && return 0; sleep 0.2; done
+now() { cut -d. -f1 /proc/uptime; }
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: by the clock (forks are slow under emulation)
+  local deadline=$(( $(now) + $1 )); shift 2
+  local next=$(( $(now) + 20 ))
+  while [ "$(now)" -le $deadline ]; do
+    "$@" && return 0
+    sleep 0.5
+    if [ "$(now)" -ge $next ]; then  # progress, so a slow step shows where it is
+      next=$(( $(now) + 20 ))
+      for f in $L/shim.log $L/primary.log $L/secondary.log $console; do
+        [ -s $f ] && tail -2 $f | cut -c1-200 | sed "s|^|REPLINK-LAB-PROGRESS [$(now)s] $(basename $f): |"
+      done
+    fi
+  done
   return 1
 }
 
 truncate -s 16M $L/primary-disk.img
-replink-dataplane -c /lab/lab-secondary.toml --stats-interval-ms 2000 >$L/secondary.log 2>&1 &
-sec=$!
-replink-dataplane -c /lab/lab-primary.toml --stats-interval-ms 2000 >$L/primary.log 2>&1 &
+# The guest boots first, while nothing else competes for the emulated CPUs.
+xl create /lab/pvh-guest.cfg >$L/xl-create.log 2>&1 || fail "create-domU"
+wait_for 240 "guest" grep -q "waiting for /dev/xvda" $console || fail "domU-boot"
+say "domU booted: $(xl list protected | tail -1 | awk '{print "domain " $2 ", " $3 " MiB, " $4 " vCPU"}')"
+# The memif server (primary) listens first, so the client's first connection attempt finds it.
+replink-dataplane -c /lab/lab-primary.toml --stats-interval-ms 2000 --link-wait 300 >$L/primary.log 2>&1 &
 pri=$!
-wait_for 60 "dataplanes" grep -q "ready" $L/primary.log || fail "dataplane-start (primary)"
-wait_for 60 "dataplanes" grep -q "ready" $L/secondary.log || fail "dataplane-start (secondary)"
+wait_for 60 "primary port" grep -q "net_memif0" $L/primary.log || fail "dataplane-start (primary)"
+replink-dataplane -c /lab/lab-secondary.toml --stats-interval-ms 2000 --link-wait 300 >$L/secondary.log 2>&1 &
+sec=$!
+wait_for 180 "dataplanes" grep -q "ready" $L/primary.log || fail "dataplane-start (primary: memif link)"
+wait_for 180 "dataplanes" grep -q "ready" $L/secondary.log || fail "dataplane-start (secondary: memif link)"
 say "appliances up (memif link, dataplanes $pri $sec)"
 
-xl create /lab/pvh-guest.cfg >$L/xl-create.log 2>&1 || fail "create-domU"
-wait_for 60 "guest" grep -q "waiting for /dev/xvda" $console || fail "domU-boot"
 domid=$(xl domid protected)
-replink-shim --backend xen --xen-domain protected --xen-disk $L/primary-disk.img --xen-checkpoint suspend \
+replink-shim --backend xen --xen-domain protected --xen-disk $L/primary-disk.img --xen-checkpoint suspend --xen-timer-ms 10000 \
   --socket /run/replink/primary/shim.sock --vm-id 1 --vm-name protected --slots 8192 --inflight 8 \
   --stats-interval-ms 2000 >$L/shim.log 2>&1 &
 shim=$!
-wait_for 120 "first records" sh -c "[ \"\$(grep -a -c 'record [0-9]* done' $console)\" -ge 1 ]" ||
+wait_for 300 "first records" sh -c "! kill -0 $shim 2>/dev/null || [ \"\$(grep -a -c 'record [0-9]* done' $console)\" -ge 1 ]" ||
   fail "protect (no record written under protection)"
+kill -0 $shim 2>/dev/null || fail "protect (the shim exited: $(tail -1 $L/shim.log))"
 say "domU protected: domain $domid, shim $shim ($(grep -a -m1 'registered' $L/shim.log | sed 's/^replink-shim: //'))"
-wait_for 180 "records" sh -c "[ \"\$(grep -a -o 'record [0-9]* done' $console | tail -1 | awk '{print \$2}')\" -ge 8 ]" ||
+wait_for 300 "records" sh -c "[ \"\$(grep -a -o 'record [0-9]* done' $console | tail -1 | awk '{print \$2}')\" -ge 8 ]" ||
   fail "workload (fewer than 8 records under protection)"
 grep -a "committed" $L/shim.log | tail -1 | sed 's/^/REPLINK-LAB: shim: /'
 grep -a "vm 1" $L/secondary.log | tail -1 | sed 's/^/REPLINK-LAB: secondary: /'
