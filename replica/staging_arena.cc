@@ -8,7 +8,10 @@ Result<StagingArena> StagingArena::Create(uint64_t capacity, bool prefault) {
   if (capacity < kAlignment || capacity % kAlignment != 0)
     return MakeError(Errc::kInvalidArgument, "staging arena of {} bytes: must be a positive multiple of {}",
                      capacity, kAlignment);
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (prefault ? MAP_POPULATE : 0);
+  // Touched on demand, it is not reserved either: a Xen guest's arena spans its whole address space
+  // (4 GiB for a 128 MiB PVH guest, special pages sit below 4 GiB), which a small secondary (the Xen
+  // lab's dom0) cannot commit up front although only populated pages are ever staged.
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS | (prefault ? MAP_POPULATE : MAP_NORESERVE);
   void* addr = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (addr == MAP_FAILED) return SysError("staging arena: mmap of {} bytes", capacity);
   StagingArena arena;
