@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     memory_fd = k->memory_fd();
     released_ios = [k] { return k->released_ios(); };
     finished = [k] { return k->finished(); };
-    // A KVM guest keeps running after the last epoch until its next I/O: its dump is that state.
+    // With --epochs the guest stays at its last I/O, so the dump is the last epoch's memory.
     guest_memory = [k] {
       (void)k->Pause();
       return std::span<const std::byte>(k->memory(), k->memory_bytes());
@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
       if (!run.ok()) return Fail(run.error());
       return k->finished() && k->exit_status() != 0 ? 3 : 0;
     }
+    if (o.epochs != 0) k->StopAtEvent(o.epochs);  // the guest ends exactly at its last epoch
   } else {
   SyntheticGuestSpec spec;
   spec.name = o.vm_name;

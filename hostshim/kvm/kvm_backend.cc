@@ -118,6 +118,7 @@ void KvmBackend::VcpuThread() {
       continue;
     }
     parked_ = false;
+    ApplyQueuedCompletions();
     completions_at_entry_ = completions_;
     std::atomic_ref<uint8_t>(vcpu_->run()->immediate_exit).store(0);
     lock.unlock();
@@ -286,6 +287,21 @@ void KvmBackend::CompleteBlock(uint64_t request_no, uint32_t status) {
   cv_.notify_all();
 }
 
+void KvmBackend::ApplyQueuedCompletions() {
+  for (const QueuedCompletion& c : queued_completions_) {
+    if (c.block)
+      CompleteBlock(c.number, c.status);
+    else
+      CompleteOutput(c.number);
+  }
+  queued_completions_.clear();
+}
+
+void KvmBackend::StopAtEvent(uint64_t events) {
+  std::lock_guard lock(mu_);
+  event_limit_ = events;
+}
+
 void KvmBackend::CompleteOutput(uint64_t message_no) {
   StoreGuestWord(&device_page()->output_completed, message_no);
   MarkHostDirty(RG_DEVICE_PAGE_GPA, sizeof(rg_device_page));
@@ -310,23 +326,24 @@ Result<void> KvmBackend::StartDirtyTracking() {
 Result<std::optional<IoEvent>> KvmBackend::WaitIoEvent(uint64_t timeout_ns) {
   std::unique_lock lock(mu_);
   if (paused_) return MakeError(Errc::kState, "vm {}: WaitIoEvent while paused", spec_.name);
-  if (!pending_ && !finished_) run_allowed_ = true;
+  if (MayRun()) run_allowed_ = true;
   cv_.notify_all();
   // A guest parked in RG_PORT_WAIT while we hold its I/O is waiting for a commit that only the
   // caller can see (the completion ring): return within kBlockedPoll so the loop can release it,
   // instead of sleeping through the whole timeout.
   constexpr auto kBlockedPoll = std::chrono::microseconds(50);
   auto blocked = [&] { return guest_waiting_ && (!held_writes_.empty() || !held_outputs_.empty()); };
-  auto ready = [&] { return pending_ || fault_ || finished_; };
+  auto ready = [&] { return pending_ || fault_ || finished_ || events_handed_ >= event_limit_; };
   cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [&] { return ready() || blocked(); });
   if (!ready() && blocked()) cv_.wait_for(lock, kBlockedPoll, ready);
   if (fault_) return *fault_;
   if (pending_) {
     IoEvent ev = *pending_;
     pending_.reset();
+    ++events_handed_;
     return std::optional<IoEvent>(ev);
   }
-  if (finished_ && !pending_) {  // nothing will come: do not let the caller spin
+  if (finished_ || events_handed_ >= event_limit_) {  // nothing will come: do not let the caller spin
     lock.unlock();
     std::this_thread::sleep_for(std::min(std::chrono::nanoseconds(timeout_ns), std::chrono::nanoseconds(10'000'000)));
   }
@@ -351,7 +368,7 @@ Result<void> KvmBackend::Pause() {
 Result<void> KvmBackend::Resume() {
   std::lock_guard lock(mu_);
   paused_ = false;
-  if (!pending_ && !finished_) run_allowed_ = true;
+  if (MayRun()) run_allowed_ = true;
   cv_.notify_all();
   return Ok();
 }
@@ -360,6 +377,9 @@ Result<void> KvmBackend::CollectDirty(DirtyBitmap& dirty) {
   std::unique_lock lock(mu_);
   if (!paused_ || !parked_) return MakeError(Errc::kState, "vm {}: CollectDirty while running", spec_.name);
   if (dirty.pages() != vm_->pages()) dirty.Resize(vm_->pages());
+  // Completions released since the guest last ran become part of this epoch: the device blob lists
+  // only I/O not yet released, so memory must already show the released ones.
+  ApplyQueuedCompletions();
   dirty.Clear();
   KvmVcpu* v = vcpu_.get();
   REPLINK_TRY(vm_->CollectDirty({&v, 1}, dirty));
@@ -403,7 +423,9 @@ Result<void> KvmBackend::ReleaseIo(const IoEvent& event) {
     lock.unlock();
     Result<void> r = disk_->Write(w.sector, w.data);
     lock.lock();
-    CompleteBlock(w.request_no, r.ok() ? RG_STATUS_OK : RG_STATUS_ERROR);
+    queued_completions_.push_back({true, w.request_no, r.ok() ? uint32_t{RG_STATUS_OK} : uint32_t{RG_STATUS_ERROR}});
+    ++completions_;
+    cv_.notify_all();
     ++released_ios_;
     return r;
   }
@@ -412,7 +434,9 @@ Result<void> KvmBackend::ReleaseIo(const IoEvent& event) {
     HeldOutput o = std::move(*it);
     held_outputs_.erase(it);
     Result<void> r = EmitOutput(o.bytes);
-    CompleteOutput(o.message_no);
+    queued_completions_.push_back({false, o.message_no, RG_STATUS_OK});
+    ++completions_;
+    cv_.notify_all();
     ++released_ios_;
     return r;
   }

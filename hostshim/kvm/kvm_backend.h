@@ -64,6 +64,9 @@ class KvmBackend final : public GuestBackend {
   Result<void> ReleaseIo(const IoEvent& event) override;
   Result<void> ReadDisk(uint16_t disk, uint64_t sector, std::span<std::byte> out) override;
 
+  // After handing out `events` I/O events the guest never runs again: it stays at its last I/O, so its
+  // memory is exactly the last epoch's (replink-shim --epochs N; tests compare it with the replica).
+  void StopAtEvent(uint64_t events);
   // The guest reached RG_PORT_EXIT (status) — it will not issue more I/O.
   bool finished() const;
   uint32_t exit_status() const;
@@ -90,6 +93,8 @@ class KvmBackend final : public GuestBackend {
   void MarkHostDirty(uint64_t gpa, uint64_t bytes);
   rg_device_page* device_page() const { return reinterpret_cast<rg_device_page*>(vm_->memory() + RG_DEVICE_PAGE_GPA); }
   void CompleteBlock(uint64_t request_no, uint32_t status);
+  void ApplyQueuedCompletions();
+  bool MayRun() const { return !pending_ && !finished_ && events_handed_ < event_limit_; }
   void CompleteOutput(uint64_t message_no);
   Result<void> EmitOutput(std::span<const std::byte> bytes);
   Result<void> ParkVcpu(std::unique_lock<std::mutex>& lock);
@@ -115,6 +120,17 @@ class KvmBackend final : public GuestBackend {
   uint64_t completions_ = 0;       // bumped at every completion: wakes a guest in RG_PORT_WAIT
   uint64_t completions_at_entry_ = 0;  // completions_ when the vCPU last entered the guest
   bool guest_waiting_ = false;         // the vCPU sits in RG_PORT_WAIT
+  // Completions of released I/O, written into guest memory by the vCPU thread just before it enters
+  // the guest: the guest cannot see them earlier anyway, and a guest that stays stopped keeps exactly
+  // the memory of its last epoch.
+  struct QueuedCompletion {
+    bool block;
+    uint64_t number;
+    uint32_t status;
+  };
+  std::vector<QueuedCompletion> queued_completions_;
+  uint64_t events_handed_ = 0;
+  uint64_t event_limit_ = UINT64_MAX;
   DirtyBitmap host_dirty_;         // pages written by the host (and ring-full harvests)
   bool first_collect_ = true;
   std::deque<HeldBlockWrite> held_writes_;
