@@ -163,6 +163,7 @@ bool OutboundStream::SendOpen(uint64_t now_ns, const LinkView& link, FrameSink& 
   open.disk_sectors = id.disk_sectors;
   open.vcpu_count = id.vcpu_count;
   open.disk_count = id.disk_count;
+  open.device_count = id.device_count;  // the replica's device blob slots (a Xen shim has 3)
   std::memcpy(open.vm_name, id.vm_name, std::min(sizeof(open.vm_name), sizeof(id.vm_name)));
   link::LinkHeader h{};
   h.type = static_cast<uint8_t>(link::FrameType::kStreamOpen);
