@@ -45,8 +45,9 @@ replink-shim --backend xen --xen-domain protected --xen-disk $L/primary-disk.img
   --socket /run/replink/primary/shim.sock --vm-id 1 --vm-name protected --slots 8192 --inflight 8 \
   --stats-interval-ms 2000 >$L/shim.log 2>&1 &
 shim=$!
-wait_for 300 "first records" sh -c "! kill -0 $shim 2>/dev/null || [ \"\$(grep -a -c 'record [0-9]* done' $console)\" -ge 1 ]" ||
-  fail "protect (no record written under protection)"
+# Protected = the secondary committed the first epoch (the initial copy of every populated page).
+wait_for 400 "first commit" sh -c "! kill -0 $shim 2>/dev/null || grep -a -q 'committed epoch [1-9]' $L/secondary.log" ||
+  fail "protect (the secondary committed no epoch)"
 kill -0 $shim 2>/dev/null || fail "protect (the shim exited: $(tail -1 $L/shim.log))"
 say "domU protected: domain $domid, shim $shim ($(grep -a -m1 'registered' $L/shim.log | sed 's/^replink-shim: //'))"
 wait_for 300 "records" sh -c "[ \"\$(grep -a -o 'record [0-9]* done' $console | tail -1 | awk '{print \$2}')\" -ge 8 ]" ||
