@@ -14,6 +14,7 @@ PACKAGES=(
   iproute2 procps util-linux tmux
   sqlite3 valgrind  # the benchmark (scripts/bench.sh): an sqlite3 page-delta corpus; callgrind profiles
   nlohmann-json3-dev prometheus  # the control plane's JSON; promtool checks the metrics endpoint in tests
+  qemu-system-x86  # the Xen lab boots Xen 4.17 under QEMU (tests/xen); Xen is never installed on the host
 )
 
 log() { printf '[bootstrap] %s\n' "$*"; }

@@ -62,10 +62,12 @@ kill -9 $shim $pri
 before=$(last_record $console)
 say "primary killed (domain $domid destroyed, shim and dataplane SIGKILLed): last record before the kill $before"
 epochs=$(grep -a -o 'committed [0-9]*' $L/shim.log | tail -1 | awk '{print $2}')
-say "epochs committed before the kill (shim's last report): ${epochs:-?}"
+say "shim's last report before the kill: ${epochs:-?} epochs committed"
 
 wait_for 120 "promotion" sh -c "[ -e $L/promoted ] || [ -e $L/promote-failed ]" || fail "promote (never ran)"
 [ -e $L/promote-failed ] && fail "promote ($(grep FAILED $L/promote.log | tail -1))"
+say "epochs committed: the replica holds epoch $(grep -a -o 'committed through epoch [0-9]*' $L/promote.log | awk '{print $4}') \
+(shim reported ${epochs:-?} before the kill); $(grep -a -o 'stream of epoch .*' $L/promote.log | tail -1)"
 say "restore: $(grep -a 'resumed' $L/promote.log | tail -1 | sed 's/^REPLINK-LAB: promote: //')"
 after_log=$L/console-after.log
 wait_for 120 "records after restore" sh -c "tail -c +$((before_bytes + 1)) $console >$after_log; \
