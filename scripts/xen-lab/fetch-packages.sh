@@ -8,6 +8,9 @@ cache=${1:-${REPLINK_XEN_LAB_CACHE:-/var/cache/replink-xen-lab}}
 mkdir -p "$cache/debs" "$cache/unpacked"
 
 log() { printf '[xen-lab] %s\n' "$*"; }
+# One fetcher at a time (the stream test and the lab test may both ask).
+exec 9>"$cache/.lock"
+flock 9
 
 # The kernel meta package names the real image package: resolve it once (apt-cache needs a package list).
 if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then apt-get update -qq; fi
