@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole replink benchmark suite: replink against its baselines (Remus-style kernel TCP and
 # io_uring senders) and the physical limit (page gather, memif frames), plus pause, compression,
-# scaling and failover. Writes results.json / results.csv / results.md into bench-results/<time>/.
+# scaling and failover. Writes results.json / results.csv / results.md into $BUILD/bench-results/<time>/.
 #
 #   bash scripts/bench.sh              # full suite (~30 min on a 2-core machine), as root
 #   bash scripts/bench.sh --quick      # seconds: does it still run (tests/bench runs this)
@@ -16,5 +16,6 @@ fi
 ninja -C "$BUILD" -j"${JOBS:-2}" \
   dataplane/replink-dataplane hostshim/replink-shim tests/tools/replink-replica-check \
   tests/tools/replink-ledger-check tests/dataplane/replink-port-probe guests/churn.bin guests/ledger.bin \
+  hostshim/kvm/replink-kvm-pause-bench \
   bench/replink-page-gather-bench bench/replink-corpus-bench bench/replink-remus-baseline >/dev/null
 exec python3 scripts/bench/run_bench.py --build "$BUILD" "$@"

@@ -37,6 +37,8 @@ def markdown(results):
              f"Command: `{results['command']}`{' (quick mode: smoke run, numbers meaningless)' if results['quick'] else ''}",
              f"Machine: {m['cpu']}, {m['online_cpus']} online CPUs, {m['memory_gib']} GiB, kernel {m['kernel']}; "
              f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end', '?')} at end.",
+             f"Appliance pairs: memif, link.window {results.get('window', 'default')}, workers.poll_us "
+             f"{results.get('poll_us', 200)}.",
              f"Each figure: median of {results['runs']} run(s) [min – max]; ratios are 'times better than' the "
              f"baseline's median from the same run (higher is better for both directions).", ""]
     for name, section in results["sections"].items():
@@ -56,8 +58,13 @@ def markdown(results):
                 extra.append(f"{fig['payload_gbps']:.2f} Gbit/s payload")
             if fig.get("wire_bytes_per_page"):
                 extra.append(f"{fig['wire_bytes_per_page']:.0f} B/page on the wire")
+            if fig.get("p50_us") is not None:
+                extra.append(f"p50 {fig['p50_us']:.0f} us")
             if fig.get("max_us") is not None:
                 extra.append(f"max {fig['max_us']:.0f} us")
+            if fig.get("failed_epochs"):
+                extra.append(f"{fig['failed_epochs']} epochs failed or never completed: "
+                             + "; ".join(fig.get("errors", [])))
             if fig.get("p90") is not None:
                 extra.append(f"p90 {fig['p90']:.0f} ms")
             note = f" ({'; '.join(extra)})" if extra else ""

@@ -52,20 +52,29 @@ def machine_description():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="meson build directory with the binaries")
-    ap.add_argument("--out", default=None, help="output directory (default bench-results/<time>)")
+    ap.add_argument("--out", default=None, help="output directory (default BUILD/bench-results/<time>)")
     ap.add_argument("--quick", action="store_true", help="smoke mode: seconds, one run each")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (median, min, max)")
     ap.add_argument("--only", default="", help="comma list of sections to run")
     ap.add_argument("--failover-trials", type=int, default=20)
+    ap.add_argument("--window", type=int, default=0, help="link.window of the appliance pairs (default: product's)")
+    ap.add_argument("--contents", default="", help="comma list of throughput content mixes (default: all)")
+    ap.add_argument("--poll-us", type=int, default=-1,
+                    help="workers.poll_us of the appliance pairs (default 200; large = dedicated-core busy polling)")
+    ap.add_argument("--sizes", default="", help="comma list of latency epoch sizes in pages (default: all)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    out = args.out or os.path.join("bench-results", time.strftime("%Y%m%d-%H%M%S"))
+    out = args.out or os.path.join(build, "bench-results", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
     runs = 1 if args.quick else max(1, args.runs)
     ctx = sections.Context(build=build, quick=args.quick, runs=runs, out=out,
-                           failover_trials=0 if args.quick else args.failover_trials)
+                           failover_trials=0 if args.quick else args.failover_trials, window=args.window,
+                           contents=tuple(c for c in args.contents.split(",") if c), poll_us=args.poll_us,
+                           sizes=tuple(int(x) for x in args.sizes.split(",") if x))
     wanted = [s for s in args.only.split(",") if s] or list(sections.SECTIONS)
-    results = {"tool": "replink-bench", "quick": args.quick, "runs": runs, "machine": machine_description(),
+    results = {"tool": "replink-bench", "quick": args.quick, "runs": runs, "window": args.window or "default",
+               "poll_us": args.poll_us if args.poll_us >= 0 else 200,
+               "machine": machine_description(),
                "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "sections": {}}
     for name in wanted:
         fn = sections.SECTIONS.get(name)

@@ -30,6 +30,10 @@ class Context:
     runs: int
     out: str
     failover_trials: int
+    window: int = 0        # link.window of the benchmark pairs (0: the product default)
+    contents: tuple = ()   # throughput content mixes (empty: all)
+    poll_us: int = -1      # workers.poll_us of the benchmark pairs (-1: the e2e harness's 200)
+    sizes: tuple = ()      # latency epoch sizes (empty: all)
 
     def bin(self, rel):
         path = os.path.join(self.build, rel)
@@ -75,7 +79,8 @@ def appliance_pair(ctx, vms, backend="synthetic"):
     for rel in ("dataplane/replink-dataplane", "hostshim/replink-shim", "tests/tools/replink-replica-check"):
         ctx.bin(rel)
     try:
-        return appliances.BenchPair(ctx.build, vms, backend=backend)
+        return appliances.BenchPair(ctx.build, vms, backend=backend, window=ctx.window or None,
+                                     poll_us=None if ctx.poll_us < 0 else ctx.poll_us)
     except appliances.replink_pair.TestSkip as e:
         raise Skip(str(e))
 
@@ -182,6 +187,8 @@ def replink_once(pair, wl):
     c0 = children_cpu_s()
     d0 = sum(process_cpu_s(pair.pid(n)) for n in ("primary", "secondary"))
     r = pair.run_shim(["--stats-interval-ms", "0", *wl])
+    if r["exit"] != 0:
+        raise RuntimeError(f"replink run failed ({r['failed']} of {r['epochs']} epochs failed): {r['error']}")
     # The shim's CPU plus both dataplanes' over the run (they busy-poll: idle polling counts too).
     cpu = children_cpu_s() - c0 + sum(process_cpu_s(pair.pid(n)) for n in ("primary", "secondary")) - d0
     s = r["stream"]
@@ -197,7 +204,7 @@ def replink_once(pair, wl):
 
 def section_throughput(ctx):
     epochs = 60 if ctx.quick else 2000
-    contents = ["sparse"] if ctx.quick else CONTENTS
+    contents = list(ctx.contents) or (["sparse"] if ctx.quick else CONTENTS)
     pair = appliance_pair(ctx, vms=len(contents) * ctx.runs + 1)
     figs, raw = [], []
     try:
@@ -235,7 +242,9 @@ def section_throughput(ctx):
         finals = pair.close()
     return {"figures": figs, "runs": raw, "appliance_final": finals,
             "notes": [f"{epochs} epochs of {GATHER_PAGES} dirty pages, 32 MiB synthetic guest (hot set), pipelined, "
-                      "in-flight 64; pages/s over the shim's run, first full-memory epoch included"]}
+                      "in-flight 64; pages/s over the shim's run, first full-memory epoch included; link window "
+                      f"{ctx.window or 'default (4096)'}; per CPU-second = pages / CPU time of every process of the "
+                      "run (shim + both dataplanes, or sender + receiver)"]}
 
 
 # --- (3) latency -------------------------------------------------------------------------------
@@ -247,12 +256,14 @@ def latency_plan(ctx, pages):
     """(epochs, rate): enough samples for p99.9 where time allows, rate far below saturation."""
     if ctx.quick:
         return 30, 200
-    return {1: (2000, 1000), 16: (2000, 1000), 64: (2000, 800), 256: (1000, 300), 1024: (400, 80),
-            4096: (150, 20)}[pages]
+    # The interval stays several times the epoch's own cost on this 2-core host (no queueing), so
+    # the largest sizes get fewer samples: their p99.9 is close to their max.
+    return {1: (2000, 1000), 16: (2000, 500), 64: (1000, 300), 256: (500, 100), 1024: (200, 20),
+            4096: (60, 5)}[pages]
 
 
 def section_latency(ctx):
-    sizes = [1, 64] if ctx.quick else LATENCY_SIZES
+    sizes = list(ctx.sizes) or ([1, 64] if ctx.quick else LATENCY_SIZES)
     pair = appliance_pair(ctx, vms=len(sizes) * ctx.runs + 1)
     figs, raw = [], []
     try:
@@ -281,12 +292,33 @@ def section_latency(ctx):
     return {"figures": figs, "runs": raw, "appliance_final": finals,
             "notes": ["strict mode (one epoch in flight), 'mixed' content, random locality, fixed I/O rate well "
                       "below saturation; replink: shim capture timestamp -> commit ack at the primary dataplane "
-                      "(its latency histogram, bucket upper bounds, 1/64 octave); baselines: I/O event -> ack read"]}
+                      "(its latency histogram, bucket upper bounds, 1/64 octave); baselines: I/O event -> ack read; "
+                      f"dataplanes' workers.poll_us {ctx.poll_us if ctx.poll_us >= 0 else 200}"]}
 
 
 # --- (4) pause (KVM) ---------------------------------------------------------------------------
 
 PAUSE_SIZES = [16, 64, 256, 1024]
+
+
+def kvm_pause_bench_once(ctx, sizes, epochs):
+    """The KVM engineer's replink-kvm-pause-bench: the shim's own pause (ring consumer in-process, no
+    network), p50/p99/max and the step breakdown, parsed from its table."""
+    path = os.path.join(ctx.build, "hostshim", "kvm", "replink-kvm-pause-bench")
+    if not os.path.exists(path):
+        return None
+    r = subprocess.run([path, "--sizes", ",".join(map(str, sizes)), "--epochs", str(epochs)], capture_output=True,
+                       text=True, timeout=600, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise RuntimeError(f"replink-kvm-pause-bench exited {r.returncode}: {r.stderr[-800:]}")
+    rows = {}
+    keys = ["pages_per_epoch", "mean_us", "p50_us", "p99_us", "max_us", "collect_us", "copy_us", "vcpu_us",
+            "epochs_per_s"]
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 11 and f[0] in ("strict", "pipelined"):
+            rows[f"{f[0]}/{int(f[1])}"] = dict(zip(keys, map(float, f[2:])))
+    return rows
 
 
 def section_pause(ctx):
@@ -297,10 +329,13 @@ def section_pause(ctx):
     rounds = 40 if ctx.quick else 400
     pair = appliance_pair(ctx, vms=len(sizes) * 2 * ctx.runs + 1, backend="kvm")
     figs, raw = [], []
+    local = []  # shim-only pause (no network), one table per run, interleaved with the appliance runs
     try:
         for pages in sizes:
             res = {"strict": [], "pipelined": []}
-            for _ in range(ctx.runs):
+            for run in range(ctx.runs):
+                if pages == sizes[0]:
+                    local.append(kvm_pause_bench_once(ctx, sizes, 10 if ctx.quick else 200))
                 for mode in ("strict", "pipelined"):
                     vm = pair.take_vm()
                     args = ["--backend", "kvm", "--guest", "churn", "--guest-mib", "64", "--mode", mode,
@@ -317,11 +352,21 @@ def section_pause(ctx):
                         max_us=max(r["pause_max_us"] for r in res["pipelined"]))
             ratio(fp, fs, "strict")
             figs += [fs, fp]
+            for mode in ("strict", "pipelined"):
+                rows = [t[f"{mode}/{pages}"] for t in local if t and f"{mode}/{pages}" in t]
+                if rows:
+                    figs.append(figure(f"KVM {mode} {pages} pages, shim only (no network): p99 pause", "us",
+                                       [r["p99_us"] for r in rows], better="lower", pages=pages, mode=mode,
+                                       p50_us=statistics.median(r["p50_us"] for r in rows),
+                                       max_us=max(r["max_us"] for r in rows)))
     finally:
         finals = pair.close()
     return {"figures": figs, "runs": raw, "appliance_final": finals,
+            "local": local,
             "notes": [f"churn guest (guests/churn.c): N pages dirtied per round, one output per round, "
-                      f"{rounds} rounds, 1 ms between rounds; pause = guest stopped per sync (shim's mean/max)"]}
+                      f"{rounds} rounds, 1 ms between rounds; pause = guest stopped per sync (shim's mean/max, "
+                      "the max includes the first, full-memory epoch); 'shim only' rows: "
+                      "hostshim/kvm/replink-kvm-pause-bench (in-process ring consumer, no network, 200 epochs)"]}
 
 
 # --- (5) compression ---------------------------------------------------------------------------
@@ -420,7 +465,7 @@ def section_scaling(ctx):
         time.sleep(1.0)
         idle = {n: appliances.rss_kib(pair.pid(n)) for n in ("primary", "secondary")}
         for n in counts:
-            totals, rss = [], []
+            totals, rss, fails, errors = [], [], [], []
             for _ in range(ctx.runs):
                 vms = [pair.take_vm() for _ in range(n)]
                 wl = ["--stats-interval-ms", "0"] + workload_args(ctx, "mixed", GATHER_PAGES, epochs, guest_mib=16)
@@ -433,12 +478,18 @@ def section_scaling(ctx):
                     time.sleep(0.1)
                 done = {vm: pair.finish_shim(vm, p, timeout=60) for vm, p in procs.items()}
                 wall = max(d["seconds"] for d in done.values())
-                pages = sum(d["pages"] for d in done.values())
+                # Only committed epochs count (a shim that gave up or saw failed epochs says so).
+                pages = sum(d["pages"] * d["committed"] / max(1, d["epochs"]) for d in done.values())
+                failed = sum(d["failed"] + (d["epochs"] - d["committed"] - d["failed"]) for d in done.values())
+                problems = [f"vm{vm}: {d['error']}" for vm, d in done.items() if d["exit"] != 0]
                 totals.append(pages / wall)
+                fails.append(failed)
+                errors.extend(problems)
                 rss.append({name: (peak[name] - idle[name]) / n for name in peak})
                 raw.append({"vms": n, "pages": pages, "wall_s": wall, "per_vm": done, "rss_peak_kib": peak,
                             "rss_idle_kib": idle})
-            figs.append(figure(f"{n} VM(s): total committed", "pages/s", totals, vms=n))
+            figs.append(figure(f"{n} VM(s): total committed", "pages/s", totals, vms=n,
+                               failed_epochs=sum(fails), errors=errors[:4]))
             figs.append(figure(f"{n} VM(s): primary RSS per VM", "KiB", [r["primary"] for r in rss], better="lower",
                                vms=n))
             figs.append(figure(f"{n} VM(s): secondary RSS per VM", "KiB", [r["secondary"] for r in rss],
