@@ -230,7 +230,7 @@ Result<void> Port::Restart() {
 Result<void> Port::WaitForLinkUp(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + timeout;
-  // The interval doubles (up to 4 s): on a slow machine (the Xen lab's emulated dom0) the memif
+  // The interval doubles (up to 16 s): on a slow machine (the Xen lab's emulated dom0) the memif
   // handshake takes longer than 250 ms, and restarting every 250 ms would cut every attempt short.
   auto interval = std::chrono::duration_cast<Clock::duration>(kReconnectInterval);
   auto next_restart = Clock::now() + interval;
@@ -251,7 +251,7 @@ Result<void> Port::WaitForLinkUp(std::chrono::milliseconds timeout) {
       auto started = Restart();
       if (!started.ok()) last_start_error = started.error().message;
       next_restart = now + interval;
-      interval = std::min<Clock::duration>(interval * 2, std::chrono::seconds(4));
+      interval = std::min<Clock::duration>(interval * 2, std::chrono::seconds(16));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
