@@ -1,5 +1,7 @@
 #include "hostshim/xen/xen_blkback.h"
 
+#include "hostshim/xen/blkif_request_check.h"
+
 #include <poll.h>
 #include <sys/mman.h>
 
@@ -21,6 +23,8 @@ namespace {
 
 static_assert(sizeof(blkif_request) == 112, "x86_64 blkif request layout");
 static_assert(sizeof(blkif_response) == 16, "x86_64 blkif response layout");
+static_assert(BLKIF_OP_READ == kBlkifOpRead && BLKIF_OP_WRITE == kBlkifOpWrite);
+static_assert(BLKIF_MAX_SEGMENTS_PER_REQUEST == kBlkifMaxSegments);
 constexpr std::size_t kRingPageBytes = 4096;
 constexpr std::size_t kGrantPageBytes = 4096;
 constexpr uint32_t kSectorsPerPage = kGrantPageBytes / 512;
@@ -196,24 +200,24 @@ void XenBlockBackend::Respond(uint64_t id, uint8_t operation, int16_t status) {
 Result<void> XenBlockBackend::Handle(const void* raw) {
   blkif_request_t req;
   std::memcpy(&req, raw, sizeof(req));
-  if (req.operation != BLKIF_OP_READ && req.operation != BLKIF_OP_WRITE) {
+  BlkifRequestView view;
+  view.operation = req.operation;
+  view.nr_segments = req.nr_segments;
+  view.sector = req.sector_number;
+  for (uint8_t i = 0; i < std::min<uint8_t>(req.nr_segments, kBlkifMaxSegments); ++i)
+    view.seg[i] = BlkifSegmentView{req.seg[i].gref, req.seg[i].first_sect, req.seg[i].last_sect};
+  BlkifCheck check = CheckBlkifRequest(view, sectors_);
+  if (check.verdict == BlkifVerdict::kUnsupported) {
     ++stats_.unsupported;
     Respond(req.id, req.operation, BLKIF_RSP_EOPNOTSUPP);
     return Ok();
   }
-  uint64_t sectors = 0;
-  bool valid = req.nr_segments >= 1 && req.nr_segments <= BLKIF_MAX_SEGMENTS_PER_REQUEST;
-  for (uint8_t i = 0; valid && i < req.nr_segments; ++i) {
-    const auto& seg = req.seg[i];
-    valid = seg.first_sect <= seg.last_sect && seg.last_sect < kSectorsPerPage;
-    sectors += seg.last_sect - seg.first_sect + 1u;
-  }
-  valid = valid && req.sector_number < sectors_ && sectors <= sectors_ - req.sector_number;
-  if (!valid) {
+  if (check.verdict != BlkifVerdict::kOk) {
     ++stats_.bad_requests;
     Respond(req.id, req.operation, BLKIF_RSP_ERROR);
     return Ok();
   }
+  uint64_t sectors = check.sectors;
   bool write = req.operation == BLKIF_OP_WRITE;
   uint32_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
   for (uint8_t i = 0; i < req.nr_segments; ++i) refs[i] = req.seg[i].gref;
