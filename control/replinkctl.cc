@@ -109,10 +109,7 @@ int Top(const Globals& g, const replink::control::TopOptions& options) {
     return kUsage;
   }
   auto client = ControlClient::Connect(path, g.timeout_ms);
-  if (!client.ok()) {
-    fmt::print(stderr, "replinkctl: cannot reach the dataplane: {}\n", client.error().message);
-    return kUnreachable;
-  }
+  if (!client.ok()) return Unreachable(g, client.error().message);
   auto ran = replink::control::RunTop(*client, options);
   if (!ran.ok()) {
     fmt::print(stderr, "replinkctl: top: {}\n", ran.error().Describe());

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 namespace replink::control {
 namespace {
@@ -67,11 +68,18 @@ Result<ControlReply> ControlClient::Call(std::string_view command, const Json& a
   uint32_t id = next_id_++;
   std::string out = EncodeMessage(MessageKind::kRequest, id, RequestBody(command, args));
   std::size_t sent = 0;
+  std::optional<Error> send_error;
   while (sent < out.size()) {
     ssize_t n = send(fd_.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;
+    }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      // The server may have refused the connection (credentials) and closed it: its answer, with
+      // the reason, can still be waiting to be read.
+      send_error = SysError("send to {}", path_);
+      break;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return SysError("send to {}", path_);
     pollfd p{fd_.get(), POLLOUT, 0};
@@ -93,9 +101,13 @@ Result<ControlReply> ControlClient::Call(std::string_view command, const Json& a
     if (ready == 0) return MakeError(Errc::kTimeout, "no answer to '{}' from {} within {} ms", command, path_, timeout_ms);
     if (ready < 0 && errno != EINTR) return SysError("poll {}", path_);
     ssize_t n = recv(fd_.get(), buffer, sizeof(buffer), 0);
-    if (n == 0) return MakeError(Errc::kClosed, "the dataplane closed the control connection ({})", path_);
+    if (n == 0) {
+      if (send_error) return *send_error;
+      return MakeError(Errc::kClosed, "the dataplane closed the control connection ({})", path_);
+    }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      if (send_error) return *send_error;
       return SysError("recv from {}", path_);
     }
     REPLINK_TRY(assembler_.Feed(std::span<const std::byte>(buffer, static_cast<std::size_t>(n))));
