@@ -34,7 +34,7 @@ meson test -C "$root/build-test" --print-errorlogs --suite failover || status=1
 # issue's notes); it runs when asked: REPLINK_XEN_LAB=1 bash scripts/test.sh
 if [[ ${REPLINK_XEN_LAB:-0} == 1 ]]; then
   echo "== Xen lab =="
-  meson test -C "$root/build-test" --print-errorlogs --suite xen --suite slow || status=1
+  meson test -C "$root/build-test" --print-errorlogs xen_lab_failover || status=1
 fi
 echo "== tests under ASan + UBSan =="
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
