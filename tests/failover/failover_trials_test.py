@@ -33,14 +33,27 @@ def main():
         print("SKIP: /dev/kvm is not usable: the ledger guest needs KVM")
         sys.exit(77)
     times, failed = [], []
+    infra_retries = 0
     start = time.time()
     for i in range(args.trials):
         seed = args.first_seed + i
-        try:
-            r = failover_trial.run_trial(args.build, seed)
-        except replink_pair.TestSkip as e:
-            print(f"SKIP: {e}")
-            sys.exit(77)
+        r = None
+        # A trial whose appliances could not even be started (the harness raised before the kill) says
+        # nothing about failover: retry it, at most twice, and report how often that happened. Every
+        # failed *check* fails the test.
+        for attempt in range(3):
+            try:
+                r = failover_trial.run_trial(args.build, seed)
+                break
+            except replink_pair.TestSkip as e:
+                print(f"SKIP: {e}")
+                sys.exit(77)
+            except (RuntimeError, OSError) as e:
+                infra_retries += 1
+                print(f"trial {i + 1} seed {seed}: set-up failed (attempt {attempt + 1}): {str(e)[:300]}", flush=True)
+        if r is None:
+            failed.append(seed)
+            continue
         print(f"trial {i + 1}/{args.trials} seed {seed}: {r.summary()}", flush=True)
         if r.ok:
             times.append(r.failover_ms)
@@ -53,7 +66,8 @@ def main():
               f"p50 {pick(0.5):.0f} ms, p90 {pick(0.9):.0f} ms, max {times[-1]:.0f} ms "
               f"(heartbeat 20 ms, failure timeout 200 ms)")
     print(f"{len(times)} trials passed, {len(failed)} failed in {time.time() - start:.0f} s"
-          + (f"; failing seeds: {failed}" if failed else ""))
+          + (f"; failing seeds: {failed}" if failed else "")
+          + (f"; {infra_retries} set-up retries" if infra_retries else ""))
     print(f"{len(times)} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
 
