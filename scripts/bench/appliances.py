@@ -70,7 +70,10 @@ class BenchPair:
         # the caller decides what a failure means for its figure; without the line there is nothing.
         if not m:
             raise RuntimeError(f"shim vm{vm} exited {proc.returncode}:\n{log[-2000:]}")
-        error = "" if proc.returncode == 0 else log.strip().splitlines()[-2 if len(log.strip().splitlines()) > 1 else -1]
+        error = ""
+        if proc.returncode != 0:
+            said = [ln for ln in log.splitlines() if "done:" not in ln and re.search(r"timeout|error|fail", ln, re.I)]
+            error = said[-1] if said else f"{m.group(3)} epochs failed (exit {proc.returncode})"
         out = {"exit": proc.returncode, "error": error,
                "epochs": int(m.group(1)), "committed": int(m.group(2)), "failed": int(m.group(3)),
                "pages": int(m.group(4)), "seconds": float(m.group(6)), "pause_mean_us": float(m.group(7)),
