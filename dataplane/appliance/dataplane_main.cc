@@ -113,8 +113,10 @@ int main(int argc, char** argv) {
       dataplane::ApplianceStats previous = (*worker)->Snapshot();
       auto next_print = std::chrono::steady_clock::now() + std::chrono::milliseconds(stats_interval_ms);
       while (!g_stop.load() && !worker_done.load()) {
-        registrar->Poll(50, **worker, setup.outbound);
-        control_server->Poll(0);
+        // One wait for both: a control request or a shim connecting ends it at once.
+        int registrar_fd = registrar->fd();
+        control_server->Poll(50, std::span(&registrar_fd, 1));
+        registrar->Poll(0, **worker, setup.outbound);
         for (const auto& promotion : (*worker)->TakePromotions()) {
           const config::VmConfig* vm = nullptr;
           for (const auto& candidate : config->vms)

@@ -16,6 +16,8 @@ class ShimRegistrar {
   // Waits up to timeout_ms for a connection and registers it. Errors of one shim are reported to
   // that shim and on stderr; they never stop the appliance.
   void Poll(int timeout_ms, LinkWorker& worker, const OutboundTuning& tuning);
+  // The listening socket, for a poll loop that also waits on other sockets (the control server).
+  int fd() const { return listener_.fd(); }
   uint64_t accepted() const { return accepted_; }
   uint64_t refused() const { return refused_; }
 

@@ -368,7 +368,15 @@ void ControlServer::State::ServeHttp(HttpConnection& h) {
   }
 }
 
-void ControlServer::Poll(int timeout_ms) {
+void ControlServer::Poll(int timeout_ms, std::span<const int> wake_fds) {
+  // A new connection's request has usually arrived by the time it is accepted, and an answer can be
+  // written at once: a few immediate passes serve it within this call.
+  if (!PollOnce(timeout_ms, wake_fds)) return;
+  for (int pass = 0; pass < 4 && PollOnce(0, {}); ++pass) {
+  }
+}
+
+bool ControlServer::PollOnce(int timeout_ms, std::span<const int> wake_fds) {
   State& s = *state_;
   uint64_t now = MonotonicNs();
   s.Refresh();
@@ -387,9 +395,13 @@ void ControlServer::Poll(int timeout_ms) {
     fds.push_back({c->fd.get(), events, 0});
   }
   for (const auto& h : s.http) fds.push_back({h->fd.get(), short(h->responded ? POLLOUT : POLLIN), 0});
+  std::size_t own = fds.size();
+  for (int fd : wake_fds) fds.push_back({fd, POLLIN, 0});
   int ready = poll(fds.data(), fds.size(), timeout_ms);
+  bool active = false;
+  for (std::size_t k = 0; k < own && ready > 0; ++k) active |= fds[k].revents != 0;
   now = MonotonicNs();
-  if (ready > 0) {
+  if (active) {
     std::size_t i = 2;
     for (auto& c : s.control) {
       const pollfd& p = fds[i++];
@@ -415,6 +427,7 @@ void ControlServer::Poll(int timeout_ms) {
     bool ok = Flush(h->fd.get(), h->out);
     return !ok || (h->responded && h->out.empty()) || now - h->started_ns > kHttpTimeoutNs;
   });
+  return active;
 }
 
 }  // namespace replink::dataplane::control

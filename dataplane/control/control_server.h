@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,14 +39,17 @@ class ControlServer {
   ~ControlServer();
 
   // Control thread: accepts and serves clients, finishes requests whose worker task is done, refreshes
-  // statistics. Waits at most `timeout_ms` for something to happen.
-  void Poll(int timeout_ms);
+  // statistics. Waits at most `timeout_ms` for something to happen, here or on `wake_fds` (other
+  // sockets of the control loop, readable ones are left to their owners).
+  void Poll(int timeout_ms, std::span<const int> wake_fds = {});
 
   // What the endpoints are (for the startup line).
   std::string Describe() const;
 
  private:
   struct State;
+  // One poll and what it found; true when one of our own sockets had something.
+  bool PollOnce(int timeout_ms, std::span<const int> wake_fds);
   explicit ControlServer(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
