@@ -57,10 +57,10 @@ grep -a "vm 1" $L/secondary.log | tail -1 | sed 's/^/REPLINK-LAB: secondary: /'
 
 # The primary dies: its guest, its shim and its dataplane, at once.
 before_bytes=$(wc -c <$console)
-xl destroy $domid
 kill -9 $shim $pri
+xl destroy $domid
 before=$(last_record $console)
-say "primary killed (domain $domid destroyed, shim and dataplane SIGKILLed): last record before the kill $before"
+say "primary killed (shim and dataplane SIGKILLed, domain $domid destroyed): last record before the kill $before"
 epochs=$(grep -a -o 'committed [0-9]*' $L/shim.log | tail -1 | awk '{print $2}')
 say "shim's last report before the kill: ${epochs:-?} epochs committed"
 
